@@ -1,0 +1,1 @@
+"""The HTTP API under /api: the same service calls as the WebSocket ops, the same events."""

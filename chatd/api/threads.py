@@ -1,0 +1,115 @@
+"""Threads and messages over HTTP: the same service calls as the WebSocket ops."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chatd.api.common import account, body, json, path_id, query, services
+from protocol.frames import ClientMsgId, PageLimit, PositiveId, Subject
+from protocol.values import MessageKind
+
+
+class ThreadPage(msgspec.Struct, forbid_unknown_fields=True):
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    limit: PageLimit = 50
+
+
+class NewThread(msgspec.Struct, forbid_unknown_fields=True):
+    subject: Subject
+    body: str
+    client_msg_id: ClientMsgId
+    client_account_id: PositiveId | None = None
+    participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+
+
+class MessagePage(msgspec.Struct, forbid_unknown_fields=True):
+    before: PositiveId | None = None
+    after: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    limit: PageLimit = 50
+
+
+class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+    client_msg_id: ClientMsgId
+    kind: MessageKind = MessageKind.MESSAGE
+
+
+class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+
+
+class ReadMarker(msgspec.Struct, forbid_unknown_fields=True):
+    message_id: PositiveId
+
+
+async def list_threads(request: Request) -> Response:
+    caller, page = await account(request), query(request, ThreadPage)
+    found = await services(request).conversations.threads(caller, cursor=page.cursor, limit=page.limit)
+    return json({"threads": found.threads, "cursor": found.cursor})
+
+
+async def create_thread(request: Request) -> Response:
+    caller, new = await account(request), await body(request, NewThread)
+    thread, message = await services(request).conversations.create_thread(
+        caller,
+        subject=new.subject,
+        body=new.body,
+        client_msg_id=new.client_msg_id,
+        client_account_id=new.client_account_id,
+        participants=new.participants,
+    )
+    return json({"thread": thread, "message": message}, 201)
+
+
+async def list_messages(request: Request) -> Response:
+    caller, page = await account(request), query(request, MessagePage)
+    messages, has_more = await services(request).conversations.history(
+        caller, thread_id=path_id(request, "thread_id"), before=page.before, after=page.after, limit=page.limit
+    )
+    return json({"messages": messages, "has_more": has_more})
+
+
+async def send_message(request: Request) -> Response:
+    caller, new = await account(request), await body(request, NewMessage)
+    message = await services(request).conversations.send(
+        caller, thread_id=path_id(request, "thread_id"), body=new.body, client_msg_id=new.client_msg_id, kind=new.kind
+    )
+    return json({"message": message}, 201)
+
+
+async def mark_read(request: Request) -> Response:
+    caller, marker = await account(request), await body(request, ReadMarker)
+    await services(request).conversations.read(
+        caller, thread_id=path_id(request, "thread_id"), message_id=marker.message_id
+    )
+    return Response(status_code=204)
+
+
+async def edit_message(request: Request) -> Response:
+    caller, edit = await account(request), await body(request, MessageEdit)
+    message = await services(request).conversations.edit(
+        caller, message_id=path_id(request, "message_id"), body=edit.body
+    )
+    return json({"message": message})
+
+
+async def delete_message(request: Request) -> Response:
+    caller = await account(request)
+    message = await services(request).conversations.delete(caller, message_id=path_id(request, "message_id"))
+    return json({"message": message})
+
+
+routes = [
+    Route("/api/threads", list_threads, methods=["GET"]),
+    Route("/api/threads", create_thread, methods=["POST"]),
+    Route("/api/threads/{thread_id:int}/messages", list_messages, methods=["GET"]),
+    Route("/api/threads/{thread_id:int}/messages", send_message, methods=["POST"]),
+    Route("/api/threads/{thread_id:int}/read", mark_read, methods=["POST"]),
+    Route("/api/messages/{message_id:int}", edit_message, methods=["PATCH"]),
+    Route("/api/messages/{message_id:int}", delete_message, methods=["DELETE"]),
+]

@@ -1,0 +1,65 @@
+"""API tokens: a user makes and revokes their own; owners do so for the firm's bots."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chatd import errors
+from chatd.api.common import account, body, json, path_id, services
+from protocol.frames import PositiveId
+from protocol.values import Role
+from storage.directory import Account
+
+
+class NewToken(msgspec.Struct, forbid_unknown_fields=True):
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    # An owner may make a token for a bot of the firm.
+    user_id: PositiveId | None = None
+
+
+async def create_token(request: Request) -> Response:
+    caller, new = await account(request), await body(request, NewToken)
+    target = new.user_id or caller.user.id
+    await _check_may_manage(request, caller, target)
+    token_id, token = await services(request).directory.create_token(target, new.label)
+    return json({"id": token_id, "user_id": target, "token": token}, 201)
+
+
+async def revoke_token(request: Request) -> Response:
+    caller = await account(request)
+    svc = services(request)
+    token_id = path_id(request, "token_id")
+    if caller.user.role is Role.OWNER:
+        owner = await svc.directory.token_owner(token_id)
+        if owner is None:
+            raise errors.NotFound(f"token {token_id} not found")
+        await _check_may_manage(request, caller, owner)
+        await svc.directory.revoke_token(token_id)
+    else:
+        await svc.directory.revoke_token(token_id, owner_id=caller.user.id)
+    return Response(status_code=204)
+
+
+async def _check_may_manage(request: Request, caller: Account, user_id: int) -> None:
+    if user_id == caller.user.id:
+        return
+    target = await services(request).directory.account(user_id)
+    allowed = (
+        caller.user.role is Role.OWNER
+        and target is not None
+        and target.user.firm_id == caller.user.firm_id
+        and target.user.role is Role.BOT
+    )
+    if not allowed:
+        raise errors.NotFound(f"user {user_id} not found")
+
+
+routes = [
+    Route("/api/tokens", create_token, methods=["POST"]),
+    Route("/api/tokens/{token_id:int}", revoke_token, methods=["DELETE"]),
+]

@@ -1,0 +1,115 @@
+"""The Starlette application and its lifespan, the one place where the parts are built and joined."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from chatd import errors
+from chatd.api import session, threads, tokens
+from chatd.api.common import error_response, handle_error, json
+from chatd.auth import Auth, Passwords
+from chatd.broker import Broker, LocalBroker, RedisBroker
+from chatd.clock import Clock, SystemClock
+from chatd.config import Settings
+from chatd.hub import Hub
+from chatd.services import events as rendering
+from chatd.services.context import Services
+from chatd.services.conversations import Conversations
+from chatd.services.directory import Directory
+from chatd.ws import websocket_endpoint
+from scheduler import Scheduler
+from scheduler.jobs import prune_events
+from storage import Database
+from storage import events as event_store
+
+logger = logging.getLogger(__name__)
+
+WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
+
+
+def build_services(settings: Settings, clock: Clock) -> Services:
+    db = Database(settings.database_url)
+    broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else LocalBroker()
+
+    async def load_events(after: int, through: int) -> list[rendering.BusEvent]:
+        async with db.read() as conn:
+            return await rendering.load(conn, after, through)
+
+    async def newest_event_id() -> int:
+        async with db.read() as conn:
+            return await event_store.newest_event_id(conn)
+
+    passwords = Passwords()
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        auth=Auth(db, settings, clock, passwords),
+        directory=Directory(db, clock, passwords),
+        conversations=Conversations(db, broker, clock, settings),
+        hub=Hub(load_events, newest_event_id),
+        broker=broker,
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc = build_services(settings, clock)
+        if svc.db.is_sqlite:
+            await svc.db.migrate()
+        await svc.hub.start()
+        await svc.broker.start(svc.hub)
+        jobs = Scheduler()
+        retention = timedelta(days=settings.event_retention_days)
+        jobs.every("prune-events", 3600, lambda: prune_events(svc.db, clock.now, retention))
+        jobs.start()
+        app.state.services = svc
+        logger.info("chatd ready (%s, %s broker)", svc.db.url.get_backend_name(), type(svc.broker).__name__)
+        try:
+            yield
+        finally:
+            await svc.close_sessions()
+            jobs.shutdown()
+            await svc.hub.stop()
+            await svc.broker.stop()
+            await svc.db.dispose()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {401: "unauthorized", 404: "not_found", 413: "too_large", 429: "rate_limited"}.get(
+            exc.status_code, "bad_request"
+        )
+        return error_response(code, str(exc.detail), exc.status_code)
+
+    async def healthz(request: Request) -> Response:
+        return json({"status": "ok"})
+
+    routes = [
+        WebSocketRoute("/ws", websocket_endpoint),
+        Route("/healthz", healthz),
+        *session.routes,
+        *threads.routes,
+        *tokens.routes,
+    ]
+    if WEB_CLIENT.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={errors.ChatdError: handle_error, HTTPException: http_error},
+    )

@@ -1,0 +1,140 @@
+"""Who is calling: password logins with a signed session cookie, and API tokens for bots.
+
+Secrets are never stored: login sessions and API tokens are 256 random bits kept as SHA-256 hashes
+(a slow hash adds nothing at that entropy); passwords are argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+
+from chatd.clock import Clock
+from chatd.config import Settings
+from storage import Database
+from storage import directory as store
+from storage.directory import Account
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "chatd_session"
+TOKEN_PREFIX = "chatd_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Passwords:
+    """argon2id with argon2-cffi's defaults (above OWASP's minimum); runs off the event loop."""
+
+    def __init__(self) -> None:
+        self._hasher = PasswordHasher()
+        # Verified against when the email is unknown, so both failures take the same time.
+        self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await run_in_threadpool(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return await run_in_threadpool(self._hasher.verify, password_hash or self._decoy, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+class Auth:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, passwords: Passwords) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._passwords = passwords
+        self._signer = URLSafeSerializer(settings.secret_key.reveal(), salt="chatd.session")
+
+    async def login(self, email: str, password: str) -> tuple[Account, str] | None:
+        """Check the password; on success open a login session and return its cookie value."""
+        async with self._db.read() as conn:
+            account = await store.find_account_by_email(conn, email.strip().lower())
+        stored_hash = account.password_hash if account else None
+        if not await self._passwords.verify(stored_hash, password) or account is None or not account.active:
+            return None
+        secret = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            if stored_hash and self._passwords.needs_rehash(stored_hash):
+                await store.set_password_hash(conn, account.user.id, await self._passwords.hash(password))
+            await store.create_login_session(
+                conn, account.user.id, digest(secret), now, now + timedelta(days=self._settings.session_days)
+            )
+        return account, self._signer.dumps(secret)
+
+    async def logout(self, cookie: str) -> None:
+        secret = self._unsign(cookie)
+        if secret is not None:
+            async with self._db.write() as conn:
+                await store.delete_login_session(conn, digest(secret))
+
+    async def from_cookie(self, cookie: str) -> Account | None:
+        secret = self._unsign(cookie)
+        if secret is None:
+            return None
+        async with self._db.read() as conn:
+            account = await store.account_for_login_session(conn, digest(secret), self._clock.now())
+        return account if account is not None and account.active else None
+
+    async def from_token(self, token: str) -> Account | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        async with self._db.read() as conn:
+            found = await store.account_for_token(conn, digest(token))
+        if found is None or not found[1].active:
+            return None
+        token_id, account = found
+        async with self._db.write() as conn:
+            await store.touch_api_token(conn, token_id, self._clock.now())
+        return account
+
+    async def authenticate(self, headers: Headers, cookies: dict[str, str]) -> tuple[Account, bool] | None:
+        """The caller's account and whether it came by cookie (which needs an Origin check)."""
+        authorization = headers.get("authorization", "")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            account = await self.from_token(token.strip())
+            return None if account is None else (account, False)
+        cookie = cookies.get(SESSION_COOKIE)
+        if cookie:
+            account = await self.from_cookie(cookie)
+            return None if account is None else (account, True)
+        return None
+
+    def origin_allowed(self, origin: str | None, host: str | None, secure: bool) -> bool:
+        """Exact match against the allowlist, or the server's own origin."""
+        if not origin:
+            return False
+        if origin in self._settings.allowed_origins:
+            return True
+        return host is not None and origin == f"{'https' if secure else 'http'}://{host}"
+
+    def _unsign(self, cookie: str) -> str | None:
+        try:
+            secret = self._signer.loads(cookie)
+        except BadSignature:
+            return None
+        return secret if isinstance(secret, str) else None
+
+
+def new_api_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -1,0 +1,138 @@
+"""Fan-out between processes. The in-process broker is the embedded default; Redis pub/sub joins
+several chatd processes. Either way ``publish`` never blocks the caller.
+
+Redis carries a doorbell, not the mail: a process that was cut off catches up from SQL when it
+subscribes again, so an outage delays cross-process delivery but loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Protocol
+
+import msgspec
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from chatd import bus
+from chatd.bus import BusEvent
+from chatd.hub import Hub
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "chatd:events"
+
+
+class Broker(Protocol):
+    origin: str
+
+    async def start(self, hub: Hub) -> None: ...
+
+    def publish(self, event: BusEvent) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalBroker:
+    """One process: events go straight to this process's hub."""
+
+    def __init__(self) -> None:
+        self.origin = uuid.uuid4().hex
+        self._hub: Hub | None = None
+
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def publish(self, event: BusEvent) -> None:
+        assert self._hub is not None, "broker not started"
+        self._hub.receive(event)
+
+    async def stop(self) -> None:
+        self._hub = None
+
+
+class RedisBroker:
+    """Delivers locally at once, and through Redis pub/sub to every other process."""
+
+    def __init__(self, url: str, *, outbox_size: int = 10_000, max_backoff_s: float = 5.0) -> None:
+        self.origin = uuid.uuid4().hex
+        self._url = url
+        self._max_backoff_s = max_backoff_s
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
+        self._hub: Hub | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+        self._client = redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-listener"),
+            asyncio.create_task(self._send(), name="redis-publisher"),
+        ]
+
+    def publish(self, event: BusEvent) -> None:
+        assert self._hub is not None, "broker not started"
+        self._hub.receive(event)
+        event = msgspec.structs.replace(event, origin=self.origin)
+        try:
+            self._outbox.put_nowait(bus.encode(event))
+        except asyncio.QueueFull:
+            # Redis is down or far behind: other processes fill the gap from SQL when it is back.
+            logger.warning("redis outbox full; dropping a doorbell for event %s", event.event_id)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _send(self) -> None:
+        while True:
+            payload = await self._outbox.get()
+            backoff = 0.1
+            while True:
+                try:
+                    await self._client.publish(CHANNEL, payload)
+                    break
+                except (RedisError, OSError) as exc:
+                    logger.warning("redis publish failed (%s); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.connected.set()
+                backoff = 0.1
+                assert self._hub is not None
+                # Whatever was committed while we were not listening comes from SQL.
+                await self._hub.catch_up()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._receive(message["data"])
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                self.reconnects += 1
+                logger.warning("redis subscription lost (%s); reconnecting in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+            finally:
+                await pubsub.aclose()
+
+    def _receive(self, payload: bytes) -> None:
+        assert self._hub is not None
+        try:
+            event = bus.decode(payload)
+        except msgspec.DecodeError:
+            logger.error("undecodable message on %s ignored", CHANNEL)
+            return
+        if event.event_id is None and event.origin == self.origin:
+            return  # our own ephemeral event: already delivered locally
+        self._hub.receive(event)

@@ -1,0 +1,92 @@
+"""Settings, read once from ``CHATD_*`` environment variables, with single-machine defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the variable."""
+
+
+class Secret:
+    """A string that does not show itself in reprs, logs or tracebacks."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: Secret
+    allowed_origins: frozenset[str]
+    max_frame_bytes: int = 64 * 1024
+    max_body_chars: int = 10_000
+    requests_per_second: float = 20.0
+    heartbeat_s: int = 20
+    event_retention_days: int = 30
+    max_replay_events: int = 10_000
+    outbound_queue: int = 2_000
+    resume_grace_s: float = 2.0
+    session_days: int = 30
+    cookie_secure: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("CHATD_DATA_DIR", "chatd-data")).resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("CHATD_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'chatd.db'}"),
+            redis_url=env.get("CHATD_REDIS_URL") or None,
+            secret_key=Secret(env.get("CHATD_SECRET_KEY") or _stored_secret(data_dir)),
+            allowed_origins=frozenset(o.strip().rstrip("/") for o in env.get("CHATD_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            max_frame_bytes=_int(env, "CHATD_MAX_FRAME_BYTES", 64 * 1024),
+            max_body_chars=_int(env, "CHATD_MAX_BODY_CHARS", 10_000),
+            requests_per_second=float(_int(env, "CHATD_REQUESTS_PER_SECOND", 20)),
+            heartbeat_s=_int(env, "CHATD_HEARTBEAT_S", 20),
+            event_retention_days=_int(env, "CHATD_EVENT_RETENTION_DAYS", 30),
+            max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
+            outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
+            session_days=_int(env, "CHATD_SESSION_DAYS", 30),
+            cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
+        )
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{key} must be positive, not {value}")
+    return value
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """The data dir's own secret key, made on first use, so a single machine needs no setup."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,63 @@
+"""The service layer's exceptions, mapped to error frames and HTTP statuses only at the edge.
+
+    ChatdError(code)
+    ├── BadRequest       bad_request      400
+    ├── Unauthorized     unauthorized     401
+    ├── NotFound         not_found        404  (also: exists but the caller may not see it)
+    ├── Conflict         conflict         409
+    ├── TooLarge         too_large        413
+    ├── RateLimited      rate_limited     429  (carries retry_after)
+    └── ResyncRequired   resync_required  410
+"""
+
+from __future__ import annotations
+
+from protocol.errors import ErrorCode
+
+
+class ChatdError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ChatdError):
+    code = ErrorCode.BAD_REQUEST
+    status = 400
+
+
+class Unauthorized(ChatdError):
+    code = ErrorCode.UNAUTHORIZED
+    status = 401
+
+
+class NotFound(ChatdError):
+    code = ErrorCode.NOT_FOUND
+    status = 404
+
+
+class Conflict(ChatdError):
+    code = ErrorCode.CONFLICT
+    status = 409
+
+
+class TooLarge(ChatdError):
+    code = ErrorCode.TOO_LARGE
+    status = 413
+
+
+class RateLimited(ChatdError):
+    code = ErrorCode.RATE_LIMITED
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ResyncRequired(ChatdError):
+    code = ErrorCode.RESYNC_REQUIRED
+    status = 410

@@ -1,0 +1,41 @@
+"""uvicorn, configured for chatd, with a graceful drain before uvicorn's own shutdown.
+
+uvicorn alone would cut every WebSocket with 1012 while requests are in flight; chatd first stops
+accepting, lets each session answer what it is doing, and closes it with 1001 (go away, resume).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+
+from chatd.config import Settings
+from chatd.services.context import Services
+
+
+class Server(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        app = self.config.app
+        services: Services | None = getattr(getattr(app, "state", None), "services", None)
+        if services is not None:
+            await services.close_sessions()
+        await super().shutdown(sockets)
+
+
+def serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.heartbeat_s,
+        ws_ping_timeout=settings.heartbeat_s,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=15,
+        log_level="info",
+    )
+    Server(config).run()

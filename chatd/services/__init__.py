@@ -1,0 +1,1 @@
+"""The domain: each operation checks, writes one transaction, then publishes after the commit."""

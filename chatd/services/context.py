@@ -1,0 +1,39 @@
+"""Everything a request handler needs, built once by the app's lifespan (the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chatd.auth import Auth
+from chatd.broker import Broker
+from chatd.clock import Clock
+from chatd.config import Settings
+from chatd.hub import Hub
+from chatd.ratelimit import TokenBucket
+from chatd.services.conversations import Conversations
+from chatd.services.directory import Directory
+from protocol.errors import CloseCode
+from storage import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    auth: Auth
+    directory: Directory
+    conversations: Conversations
+    hub: Hub
+    broker: Broker
+    rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
+
+    async def close_sessions(self, timeout_s: float = 10.0) -> None:
+        """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""
+        for session in self.hub.sessions():
+            session.request_close(CloseCode.GOING_AWAY, "server shutting down: reconnect and resume")
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.hub.sessions() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)

@@ -1,0 +1,340 @@
+"""Threads and messages: create, send, edit, delete, read, typing, history, listing, replay."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatd import errors
+from chatd.broker import Broker
+from chatd.bus import BusEvent
+from chatd.clock import Clock
+from chatd.config import Settings
+from chatd.services import events as rendering
+from protocol.values import Message, MessageKind, Role, Thread
+from storage import Database, Duplicate
+from storage import NotFound as StorageNotFound
+from storage import directory as directory_store
+from storage import events as event_store
+from storage import messages as message_store
+from storage import threads as thread_store
+from storage.directory import Account
+from storage.messages import StoredMessage
+
+logger = logging.getLogger(__name__)
+
+TYPING_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    threads: list[Thread]
+    cursor: str | None
+
+
+class Conversations:
+    def __init__(self, db: Database, broker: Broker, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._broker = broker
+        self._clock = clock
+        self._settings = settings
+        self._typing_sent: dict[tuple[int, int, MessageKind], float] = {}
+
+    # -- writes --
+
+    async def create_thread(
+        self,
+        account: Account,
+        *,
+        subject: str,
+        body: str,
+        client_msg_id: str,
+        client_account_id: int | None,
+        participants: list[int],
+    ) -> tuple[Thread, Message]:
+        self._check_body(body)
+        user = account.user
+        subject = subject.strip()
+        if not subject:
+            raise errors.BadRequest("subject must not be blank")
+        if user.role.is_client:
+            if client_account_id not in (None, user.client_account_id):
+                raise errors.NotFound(f"client account {client_account_id} not found")
+            client_account_id = user.client_account_id
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
+            if existing is not None:
+                found = await thread_store.get_threads(conn, account.viewer, [existing.value.thread_id])
+                if existing.value.thread_id not in found:
+                    raise errors.Conflict("client_msg_id was used for a message in another thread")
+                return found[existing.value.thread_id], existing.for_author()
+            if client_account_id is not None and await directory_store.client_account_firm(
+                conn, client_account_id
+            ) != user.firm_id:
+                raise errors.NotFound(f"client account {client_account_id} not found")
+            members = await self._check_participants(conn, account, participants, client_account_id)
+            thread_id = await thread_store.create_thread(
+                conn,
+                firm_id=user.firm_id,
+                client_account_id=client_account_id,
+                subject=subject,
+                created_by=user.id,
+                now=now,
+            )
+            await thread_store.add_participants(conn, thread_id, [user.id, *members], now)
+            message = await self._insert(conn, account, thread_id, body, client_msg_id, MessageKind.MESSAGE, now)
+            facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+            thread_record = await event_store.append_event(
+                conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
+            )
+            message_record = await event_store.append_event(
+                conn,
+                firm_id=user.firm_id,
+                type="message.created",
+                thread_id=thread_id,
+                message_id=message.value.id,
+                now=now,
+            )
+            thread = (await thread_store.threads_by_ids(conn, [thread_id]))[thread_id]
+        self._publish(rendering.thread_event(thread_record, facts, thread, user.id))
+        self._publish(rendering.message_event(message_record, facts, message))
+        return thread, message.for_author()
+
+    async def send(
+        self, account: Account, *, thread_id: int, body: str, client_msg_id: str, kind: MessageKind
+    ) -> Message:
+        self._check_body(body)
+        if kind is MessageKind.NOTE and account.user.role.is_client:
+            raise errors.BadRequest("clients cannot write internal notes")
+        user = account.user
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
+            if existing is not None:
+                if existing.value.thread_id != thread_id:
+                    raise errors.Conflict("client_msg_id was used for a message in another thread")
+                return existing.for_author()
+            facts = await self._visible_thread(conn, account, thread_id)
+            message = await self._insert(conn, account, thread_id, body, client_msg_id, kind, now)
+            if user.id not in facts.participant_ids:
+                facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+            record = await event_store.append_event(
+                conn,
+                firm_id=user.firm_id,
+                type="message.created",
+                thread_id=thread_id,
+                message_id=message.value.id,
+                staff_only=kind is MessageKind.NOTE,
+                now=now,
+            )
+        self._publish(rendering.message_event(record, facts, message))
+        return message.for_author()
+
+    async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
+        self._check_body(body)
+        return await self._change(account, message_id, body)
+
+    async def delete(self, account: Account, *, message_id: int) -> Message:
+        return await self._change(account, message_id, None)
+
+    async def read(self, account: Account, *, thread_id: int, message_id: int) -> None:
+        user = account.user
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            message = await self._visible_message(conn, account, message_id)
+            if message.value.thread_id != thread_id:
+                raise errors.NotFound(f"message {message_id} not found in thread {thread_id}")
+            if not await thread_store.mark_read(conn, thread_id, user.id, message_id, now):
+                return
+            client_ref = (
+                message_id
+                if message.value.kind is not MessageKind.NOTE
+                else await message_store.newest_visible_id_at_or_before(conn, thread_id, message_id)
+            )
+            facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+            record = await event_store.append_event(
+                conn,
+                firm_id=user.firm_id,
+                type="read",
+                thread_id=thread_id,
+                user_id=user.id,
+                ref_id=message_id,
+                client_ref_id=client_ref,
+                # A marker that only moved across notes tells clients nothing they may know.
+                staff_only=client_ref == 0,
+                now=now,
+            )
+        self._publish(rendering.read_event(record, facts))
+
+    async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
+        """Fan out at most once per user, thread and kind every TYPING_INTERVAL_S."""
+        key = (account.user.id, thread_id, kind)
+        moment = time.monotonic()
+        if moment - self._typing_sent.get(key, -TYPING_INTERVAL_S) < TYPING_INTERVAL_S:
+            return
+        async with self._db.read() as conn:
+            facts = await self._visible_thread(conn, account, thread_id)
+        self._remember_typing(key, moment)
+        self._publish(
+            BusEvent(
+                type="typing",
+                event_id=None,
+                audience=rendering.audience(
+                    facts, staff_only=kind is MessageKind.NOTE, exclude_user_id=account.user.id
+                ),
+                data={"thread_id": thread_id, "user_id": account.user.id},
+            )
+        )
+
+    # -- reads --
+
+    async def history(
+        self, account: Account, *, thread_id: int, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[Message], bool]:
+        async with self._db.read() as conn:
+            await self._visible_thread(conn, account, thread_id)
+            page, has_more = await message_store.history(
+                conn, account.viewer, thread_id, before=before, after=after, limit=limit
+            )
+        return [self._as_seen_by(account, m) for m in page], has_more
+
+    async def threads(self, account: Account, *, cursor: str | None, limit: int) -> Page:
+        before = _parse_cursor(cursor) if cursor else None
+        async with self._db.read() as conn:
+            found = await thread_store.list_threads(conn, account.viewer, before_message_id=before, limit=limit + 1)
+        page = found[:limit]
+        next_cursor = str(page[-1].last_message_id) if len(found) > limit else None
+        return Page(threads=page, cursor=next_cursor)
+
+    async def newest_event_id(self, account: Account) -> int:
+        async with self._db.read() as conn:
+            return await event_store.newest_event_id(conn, account.user.firm_id)
+
+    async def replay(self, account: Account, *, after: int, through: int) -> list[BusEvent]:
+        """The durable events in (after, through] the account may see, or ResyncRequired."""
+        if after >= through:
+            return []
+        async with self._db.read() as conn:
+            if after < await event_store.pruned_through(conn):
+                raise errors.ResyncRequired("events after that id are no longer kept: refetch threads and history")
+            limit = self._settings.max_replay_events
+            records = await event_store.events_for_viewer(conn, account.viewer, after=after, through=through, limit=limit + 1)
+            if len(records) > limit:
+                raise errors.ResyncRequired(f"more than {limit} events were missed: refetch threads and history")
+            return await rendering.render(conn, records)
+
+    # -- helpers --
+
+    def _check_body(self, body: str) -> None:
+        if len(body) > self._settings.max_body_chars:
+            raise errors.TooLarge(f"body is over {self._settings.max_body_chars} characters")
+        if not body.strip():
+            raise errors.BadRequest("body must not be blank")
+
+    async def _check_participants(
+        self, conn: AsyncConnection, account: Account, user_ids: list[int], client_account_id: int | None
+    ) -> list[int]:
+        wanted = sorted(set(user_ids) - {account.user.id})
+        if not wanted:
+            return []
+        roles = await directory_store.firm_user_ids(conn, account.user.firm_id, wanted)
+        missing = [uid for uid in wanted if uid not in roles]
+        if missing:
+            raise errors.NotFound(f"user {missing[0]} not found")
+        for uid, role in roles.items():
+            if role is Role.CLIENT and await directory_store.client_account_of(conn, uid) != client_account_id:
+                raise errors.BadRequest(f"user {uid} is a client of another account")
+        return wanted
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        account: Account,
+        thread_id: int,
+        body: str,
+        client_msg_id: str,
+        kind: MessageKind,
+        now: datetime,
+    ) -> StoredMessage:
+        try:
+            message = await message_store.insert_message(
+                conn,
+                thread_id=thread_id,
+                author_id=account.user.id,
+                kind=kind,
+                body=body,
+                client_msg_id=client_msg_id,
+                now=now,
+            )
+        except Duplicate:
+            raise errors.Conflict("client_msg_id is being used by a concurrent request") from None
+        await thread_store.touch_thread(conn, thread_id, message.value.id, now)
+        await thread_store.mark_read(conn, thread_id, account.user.id, message.value.id, now)
+        return message
+
+    async def _change(self, account: Account, message_id: int, body: str | None) -> Message:
+        """Edit (with a body) or delete (without) a message; authors only, and managers for deletion."""
+        user = account.user
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            message = await self._visible_message(conn, account, message_id)
+            moderator = body is None and user.role in (Role.OWNER, Role.MANAGER)
+            if message.value.author_id != user.id and not moderator:
+                raise errors.NotFound(f"message {message_id} not found among yours")
+            if message.value.deleted_at is not None:
+                raise errors.Conflict(f"message {message_id} is deleted")
+            if body is None:
+                changed = await message_store.mark_deleted(conn, message_id, now)
+            else:
+                changed = await message_store.update_body(conn, message_id, body, now)
+            facts = await thread_store.visible_thread_facts(conn, account.viewer, changed.value.thread_id)
+            record = await event_store.append_event(
+                conn,
+                firm_id=user.firm_id,
+                type="message.updated" if body is not None else "message.deleted",
+                thread_id=changed.value.thread_id,
+                message_id=message_id,
+                staff_only=changed.value.kind is MessageKind.NOTE,
+                now=now,
+            )
+        self._publish(rendering.message_event(record, facts, changed))
+        return self._as_seen_by(account, changed)
+
+    async def _visible_thread(
+        self, conn: AsyncConnection, account: Account, thread_id: int
+    ) -> thread_store.ThreadFacts:
+        try:
+            return await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+        except StorageNotFound:
+            raise errors.NotFound(f"thread {thread_id} not found") from None
+
+    async def _visible_message(
+        self, conn: AsyncConnection, account: Account, message_id: int
+    ) -> StoredMessage:
+        try:
+            return await message_store.visible_message(conn, account.viewer, message_id)
+        except StorageNotFound:
+            raise errors.NotFound(f"message {message_id} not found") from None
+
+    def _as_seen_by(self, account: Account, message: StoredMessage) -> Message:
+        return message.for_author() if message.value.author_id == account.user.id else message.value
+
+    def _remember_typing(self, key: tuple[int, int, MessageKind], moment: float) -> None:
+        if len(self._typing_sent) > 10_000:
+            cutoff = moment - TYPING_INTERVAL_S
+            self._typing_sent = {k: t for k, t in self._typing_sent.items() if t > cutoff}
+        self._typing_sent[key] = moment
+
+    def _publish(self, event: BusEvent) -> None:
+        self._broker.publish(event)
+
+
+def _parse_cursor(cursor: str) -> int:
+    if not cursor.isdigit():
+        raise errors.BadRequest("cursor is not one this server gave")
+    return int(cursor)

@@ -1,0 +1,252 @@
+"""The ``/ws`` endpoint: handshake, then one reader (requests in order) and one writer per session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chatd import errors
+from chatd.services.context import Services
+from chatd.session import Frame, Session
+from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
+from protocol.codec import JSON_SUBPROTOCOL
+from protocol.errors import CloseCode, ErrorCode
+from protocol.frames import (
+    ClientFrame,
+    Delete,
+    Edit,
+    Error,
+    Event,
+    Hello,
+    History,
+    Ok,
+    Ping,
+    Read,
+    Resume,
+    Send,
+    ThreadCreate,
+    Threads,
+    Typing,
+)
+from protocol.values import format_time
+from storage.directory import Account
+
+logger = logging.getLogger(__name__)
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    offered: list[str] = websocket.scope.get("subprotocols", [])
+    chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
+    if offered and chosen is None:
+        await _deny(websocket, 400, ErrorCode.BAD_REQUEST, f"supported subprotocols: {', '.join(SUBPROTOCOLS)}")
+        return
+    found = await services.auth.authenticate(websocket.headers, websocket.cookies)
+    if found is None:
+        await _deny(websocket, 403, ErrorCode.UNAUTHORIZED, "missing, invalid or revoked credentials")
+        return
+    account, via_cookie = found
+    secure = websocket.url.scheme == "wss"
+    if via_cookie and not services.auth.origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), secure
+    ):
+        await _deny(websocket, 403, ErrorCode.UNAUTHORIZED, "origin not allowed")
+        return
+    await websocket.accept(subprotocol=chosen)
+    await Connection(websocket, services, account, codec_for(chosen or JSON_SUBPROTOCOL)).run()
+
+
+async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str) -> None:
+    await websocket.send_denial_response(
+        JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status)
+    )
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, services: Services, account: Account, codec: Codec) -> None:
+        self.websocket = websocket
+        self.services = services
+        self.account = account
+        self.codec = codec
+        settings = services.settings
+        self.session = Session(
+            account, binary=codec.binary, queue_size=settings.outbound_queue, session_id=uuid.uuid4().hex[:12]
+        )
+        self.session.on_close_request = self.request_close
+        self.bucket = services.rate_limiter(settings.requests_per_second)
+        self._reader: asyncio.Task[None] | None = None
+        self._busy = False
+        self._closing: tuple[int, str] | None = None
+
+    async def run(self) -> None:
+        session, hub = self.session, self.services.hub
+        # Register before reading the position, so no event falls between the two.
+        hub.add(session)
+        logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
+        try:
+            session.position = await self.services.conversations.newest_event_id(self.account)
+            session.push_reply(self.codec.encode(self._hello(session.position)))
+            grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
+            self._reader = asyncio.create_task(self._read(grace))
+            writer = asyncio.create_task(session.write_loop(self._send))
+            await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            grace.cancel()
+            await self._finish(writer)
+        finally:
+            hub.remove(session)
+            logger.info("session %s closed", session.session_id)
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Close after the request in hand is answered and the queue is flushed (shutdown)."""
+        self._closing = (code, reason)
+        if not self._busy and self._reader is not None:
+            self._reader.cancel()
+
+    async def _finish(self, writer: asyncio.Task[None]) -> None:
+        reader = self._reader
+        assert reader is not None
+        if reader.done() and not reader.cancelled() and reader.exception() is None and self._closing is None:
+            writer.cancel()  # the client left
+            return
+        if not reader.done():
+            reader.cancel()  # the writer stopped: aborted, or the socket failed
+        close = self.session.close_reason or self._closing
+        if self._closing is not None and self.session.close_reason is None:
+            self.session.finish()
+            try:
+                await asyncio.wait_for(writer, timeout=5)
+            except TimeoutError:
+                logger.warning("session %s did not flush within 5 s", self.session.session_id)
+        else:
+            writer.cancel()
+        if close is not None:
+            try:
+                await self.websocket.close(code=close[0], reason=close[1])
+            except (RuntimeError, OSError):
+                pass  # already gone
+
+    async def _send(self, frame: Frame) -> None:
+        if isinstance(frame, str):
+            await self.websocket.send_text(frame)
+        else:
+            await self.websocket.send_bytes(frame)
+
+    async def _read(self, grace: asyncio.TimerHandle) -> None:
+        max_bytes = self.services.settings.max_frame_bytes
+        while self._closing is None:
+            try:
+                message = await self.websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            payload: str | bytes | None = message.get("text")
+            if payload is None:
+                payload = message.get("bytes") or b""
+            if len(payload) > max_bytes or (isinstance(payload, str) and len(payload.encode()) > max_bytes):
+                self.session.abort(CloseCode.TOO_BIG, f"frame over {max_bytes} bytes")
+                return
+            grace.cancel()
+            self._busy = True
+            try:
+                await self._handle(payload)
+            finally:
+                self._busy = False
+            self.session.open_gate()
+
+    async def _handle(self, payload: str | bytes) -> None:
+        wait = self.bucket.take()
+        try:
+            frame = self.codec.decode(payload)
+        except ProtocolError as exc:
+            self._reply(Error(id=exc.request_id, code=exc.code.value, message=exc.message))
+            return
+        if wait:
+            self._reply(Error(id=frame.id, code="rate_limited", message="too many requests", retry_after=round(wait, 3)))
+            return
+        try:
+            result = await self._dispatch(frame)
+        except errors.ChatdError as exc:
+            retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
+            self._reply(Error(id=frame.id, code=exc.code.value, message=exc.message, retry_after=retry_after))
+            return
+        except Exception:
+            logger.exception("session %s: %s failed", self.session.session_id, type(frame).__name__)
+            self._reply(Error(id=frame.id, code="internal", message="internal error"))
+            return
+        if frame.id is not None:
+            self._reply(Ok(id=frame.id, result=result))
+
+    def _reply(self, frame: Ok | Error) -> None:
+        self.session.push_reply(self.codec.encode(frame))
+
+    def _hello(self, event_id: int) -> Hello:
+        settings = self.services.settings
+        return Hello(
+            user=self.account.user,
+            event_id=event_id,
+            heartbeat_s=settings.heartbeat_s,
+            limits={
+                "max_frame_bytes": settings.max_frame_bytes,
+                "max_body_chars": settings.max_body_chars,
+                "requests_per_second": int(settings.requests_per_second),
+                "page_limit": 100,
+            },
+        )
+
+    async def _dispatch(self, frame: ClientFrame) -> dict[str, Any]:
+        conversations, account = self.services.conversations, self.account
+        match frame:
+            case Send():
+                message = await conversations.send(
+                    account, thread_id=frame.thread_id, body=frame.body, client_msg_id=frame.client_msg_id, kind=frame.kind
+                )
+                return {"message": message}
+            case Edit():
+                return {"message": await conversations.edit(account, message_id=frame.message_id, body=frame.body)}
+            case Delete():
+                return {"message": await conversations.delete(account, message_id=frame.message_id)}
+            case Typing():
+                await conversations.typing(account, thread_id=frame.thread_id, kind=frame.kind)
+                return {}
+            case Read():
+                await conversations.read(account, thread_id=frame.thread_id, message_id=frame.message_id)
+                return {}
+            case History():
+                messages, has_more = await conversations.history(
+                    account, thread_id=frame.thread_id, before=frame.before, after=frame.after, limit=frame.limit
+                )
+                return {"messages": messages, "has_more": has_more}
+            case Threads():
+                page = await conversations.threads(account, cursor=frame.cursor, limit=frame.limit)
+                return {"threads": page.threads, "cursor": page.cursor}
+            case ThreadCreate():
+                thread, message = await conversations.create_thread(
+                    account,
+                    subject=frame.subject,
+                    body=frame.body,
+                    client_msg_id=frame.client_msg_id,
+                    client_account_id=frame.client_account_id,
+                    participants=frame.participants,
+                )
+                return {"thread": thread, "message": message}
+            case Resume():
+                return {"replayed": await self._resume(frame.after_event_id)}
+            case Ping():
+                return {"ts": format_time(self.services.clock.now())}
+        raise errors.BadRequest("unhandled op")  # unreachable: the codec admits only the ops above
+
+    async def _resume(self, after: int) -> int:
+        """Replay, as answers queued before the ``ok``, what the client missed up to the session's
+        position; newer events arrive live after it."""
+        session = self.session
+        events = await self.services.conversations.replay(self.account, after=after, through=session.position)
+        for event in events:
+            data = event.data_of(event.variant(session.user_id, session.is_client))
+            session.push_reply(self.codec.encode(Event(type=event.type, data=data, event_id=event.event_id)))
+        return len(events)

@@ -1,0 +1,126 @@
+"""The frames of protocol v1 as closed typed schemas.
+
+Client requests are a tagged union on ``op``; unknown fields are refused, so a typo is an error
+instead of a silently ignored option. Every request may carry an ``id``; a request with an id gets
+exactly one answer, ``ok`` or ``error``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from protocol.values import MessageKind, User
+
+RequestId = int | Annotated[str, msgspec.Meta(max_length=64)]
+ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+PositiveId = Annotated[int, msgspec.Meta(ge=1)]
+PageLimit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class Request(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, kw_only=True):
+    id: RequestId | None = None
+
+
+class Send(Request, tag="send"):
+    thread_id: PositiveId
+    body: str
+    client_msg_id: ClientMsgId
+    kind: MessageKind = MessageKind.MESSAGE
+
+
+class Edit(Request, tag="edit"):
+    message_id: PositiveId
+    body: str
+
+
+class Delete(Request, tag="delete"):
+    message_id: PositiveId
+
+
+class Typing(Request, tag="typing"):
+    thread_id: PositiveId
+    # Typing a note is shown to staff only.
+    kind: MessageKind = MessageKind.MESSAGE
+
+
+class Read(Request, tag="read"):
+    thread_id: PositiveId
+    message_id: PositiveId
+
+
+class History(Request, tag="history"):
+    thread_id: PositiveId
+    before: PositiveId | None = None
+    after: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    limit: PageLimit = 50
+
+
+class Threads(Request, tag="threads"):
+    folder: Literal["all"] = "all"
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    limit: PageLimit = 50
+
+
+class ThreadCreate(Request, tag="thread.create"):
+    subject: Subject
+    body: str
+    client_msg_id: ClientMsgId
+    client_account_id: PositiveId | None = None
+    participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+
+
+class Resume(Request, tag="resume"):
+    after_event_id: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Ping(Request, tag="ping"):
+    pass
+
+
+ClientFrame = Send | Edit | Delete | Typing | Read | History | Threads | ThreadCreate | Resume | Ping
+
+OPS: frozenset[str] = frozenset(
+    str(cls.__struct_config__.tag) for cls in (Send, Edit, Delete, Typing, Read, History, Threads, ThreadCreate, Resume, Ping)
+)
+
+
+class Hello(msgspec.Struct, tag_field="op", tag="hello", kw_only=True):
+    user: User
+    event_id: int
+    heartbeat_s: int
+    limits: dict[str, int]
+
+
+class Ok(msgspec.Struct, tag_field="op", tag="ok", kw_only=True):
+    id: RequestId | None
+    result: dict[str, Any]
+
+
+class Error(msgspec.Struct, tag_field="op", tag="error", kw_only=True, omit_defaults=True):
+    id: RequestId | None
+    code: str
+    message: str
+    retry_after: float | None = None
+
+
+class Event(msgspec.Struct, tag_field="op", tag="event", kw_only=True, omit_defaults=True):
+    type: str
+    data: dict[str, Any]
+    # Ephemeral events (typing) carry no event_id and are never stored.
+    event_id: int | None = None
+
+
+ServerFrame = Hello | Ok | Error | Event
+
+EVENT_TYPES: tuple[str, ...] = (
+    "message.created",
+    "message.updated",
+    "message.deleted",
+    "read",
+    "thread.created",
+    "thread.updated",
+    "typing",
+)

@@ -1,0 +1,77 @@
+"""Value types shared by the wire and by storage: roles, kinds and the shapes of things.
+
+Shapes are contract (docs/protocol.md): fields may be added, never renamed or dropped.
+Timestamps travel as ISO 8601 UTC strings so that both codecs carry the same values.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import msgspec
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    STAFF = "staff"
+    CLIENT = "client"
+    BOT = "bot"
+
+    @property
+    def is_client(self) -> bool:
+        return self is Role.CLIENT
+
+    @property
+    def sees_all_firm_threads(self) -> bool:
+        """Roles that see every thread of the firm when the firm shares threads with all staff."""
+        return self in (Role.OWNER, Role.MANAGER, Role.STAFF)
+
+
+class MessageKind(enum.StrEnum):
+    MESSAGE = "message"
+    NOTE = "note"  # internal: never shown to clients
+
+
+class User(msgspec.Struct, kw_only=True):
+    id: int
+    firm_id: int
+    name: str
+    email: str
+    role: Role
+    client_account_id: int | None = None
+
+
+class Message(msgspec.Struct, kw_only=True):
+    id: int
+    thread_id: int
+    author_id: int
+    kind: MessageKind
+    body: str
+    created_at: str
+    edited_at: str | None = None
+    deleted_at: str | None = None
+    # Only in what the author's own sessions receive; absent (not null) for everyone else.
+    client_msg_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Thread(msgspec.Struct, kw_only=True):
+    id: int
+    subject: str
+    client_account_id: int | None
+    created_at: str
+    last_message_id: int | None
+    last_activity_at: str
+    unread: int = 0
+
+
+class ReadReceipt(msgspec.Struct, kw_only=True):
+    thread_id: int
+    user_id: int
+    message_id: int
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, as every timestamp travels on the wire."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

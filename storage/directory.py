@@ -1,0 +1,233 @@
+"""Verbs for firms, client accounts, users, API tokens and login sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import Role
+from protocol.values import User as UserValue
+from storage.errors import Duplicate, NotFound
+from storage.models import ApiToken, ClientAccount, Firm, LoginSession, User
+from storage.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the server needs it: the public shape plus what authentication checks."""
+
+    user: UserValue
+    password_hash: str | None
+    active: bool
+    firm_shares_threads: bool
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(
+            user_id=self.user.id,
+            firm_id=self.user.firm_id,
+            role=self.user.role,
+            client_account_id=self.user.client_account_id,
+            firm_shares_threads=self.firm_shares_threads,
+        )
+
+
+_ACCOUNT_COLUMNS = (
+    User.id,
+    User.firm_id,
+    User.name,
+    User.email,
+    User.role,
+    User.client_account_id,
+    User.password_hash,
+    User.active,
+    Firm.staff_see_all_threads,
+)
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        user=UserValue(
+            id=row.id,
+            firm_id=row.firm_id,
+            name=row.name,
+            email=row.email,
+            role=Role(row.role),
+            client_account_id=row.client_account_id,
+        ),
+        password_hash=row.password_hash,
+        active=row.active,
+        firm_shares_threads=row.staff_see_all_threads,
+    )
+
+
+async def create_firm(conn: AsyncConnection, name: str, now: datetime) -> int:
+    result = await conn.execute(
+        Firm.__table__.insert().values(name=name, staff_see_all_threads=True, created_at=now).returning(Firm.id)
+    )
+    return int(result.scalar_one())
+
+
+async def firm_exists(conn: AsyncConnection, firm_id: int) -> bool:
+    return (await conn.scalar(select(Firm.id).where(Firm.id == firm_id))) is not None
+
+
+async def find_firm_by_name(conn: AsyncConnection, name: str) -> int | None:
+    found = await conn.scalar(select(Firm.id).where(Firm.name == name).order_by(Firm.id).limit(1))
+    return None if found is None else int(found)
+
+
+async def create_client_account(conn: AsyncConnection, firm_id: int, name: str, now: datetime) -> int:
+    result = await conn.execute(
+        ClientAccount.__table__.insert()
+        .values(firm_id=firm_id, name=name, created_at=now)
+        .returning(ClientAccount.id)
+    )
+    return int(result.scalar_one())
+
+
+async def client_account_firm(conn: AsyncConnection, account_id: int) -> int | None:
+    found = await conn.scalar(select(ClientAccount.firm_id).where(ClientAccount.id == account_id))
+    return None if found is None else int(found)
+
+
+async def create_user(
+    conn: AsyncConnection,
+    *,
+    firm_id: int,
+    email: str,
+    name: str,
+    role: Role,
+    password_hash: str | None,
+    client_account_id: int | None,
+    now: datetime,
+) -> UserValue:
+    try:
+        result = await conn.execute(
+            User.__table__.insert()
+            .values(
+                firm_id=firm_id,
+                email=email,
+                name=name,
+                role=role.value,
+                password_hash=password_hash,
+                client_account_id=client_account_id,
+                active=True,
+                created_at=now,
+            )
+            .returning(User.id)
+        )
+    except IntegrityError as exc:
+        raise Duplicate(f"a user with email {email!r} exists") from exc
+    return UserValue(
+        id=int(result.scalar_one()),
+        firm_id=firm_id,
+        name=name,
+        email=email,
+        role=role,
+        client_account_id=client_account_id,
+    )
+
+
+async def get_account(conn: AsyncConnection, user_id: int) -> Account:
+    row = (
+        await conn.execute(select(*_ACCOUNT_COLUMNS).join(Firm, Firm.id == User.firm_id).where(User.id == user_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"user {user_id}")
+    return _account(row)
+
+
+async def find_account_by_email(conn: AsyncConnection, email: str) -> Account | None:
+    row = (
+        await conn.execute(select(*_ACCOUNT_COLUMNS).join(Firm, Firm.id == User.firm_id).where(User.email == email))
+    ).one_or_none()
+    return None if row is None else _account(row)
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
+async def firm_user_ids(conn: AsyncConnection, firm_id: int, user_ids: list[int]) -> dict[int, Role]:
+    """The roles of those of ``user_ids`` who are active users of the firm."""
+    rows = await conn.execute(
+        select(User.id, User.role).where(User.firm_id == firm_id, User.id.in_(user_ids), User.active.is_(True))
+    )
+    return {int(uid): Role(role) for uid, role in rows}
+
+
+async def client_account_of(conn: AsyncConnection, user_id: int) -> int | None:
+    found = await conn.scalar(select(User.client_account_id).where(User.id == user_id))
+    return None if found is None else int(found)
+
+
+async def create_api_token(conn: AsyncConnection, user_id: int, token_hash: str, label: str, now: datetime) -> int:
+    result = await conn.execute(
+        ApiToken.__table__.insert()
+        .values(user_id=user_id, token_hash=token_hash, label=label, created_at=now)
+        .returning(ApiToken.id)
+    )
+    return int(result.scalar_one())
+
+
+async def account_for_token(conn: AsyncConnection, token_hash: str) -> tuple[int, Account] | None:
+    """The live token's id and its user, or None if unknown or revoked."""
+    row = (
+        await conn.execute(
+            select(ApiToken.id, ApiToken.user_id).where(
+                ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return int(row[0]), await get_account(conn, int(row[1]))
+
+
+async def touch_api_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
+    await conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+async def revoke_api_token(conn: AsyncConnection, token_id: int, now: datetime) -> int:
+    """Revoke a token; returns its user's id."""
+    user_id = await conn.scalar(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(ApiToken.user_id)
+    )
+    if user_id is None:
+        raise NotFound(f"token {token_id}")
+    return int(user_id)
+
+
+async def api_token_owner(conn: AsyncConnection, token_id: int) -> int | None:
+    found = await conn.scalar(select(ApiToken.user_id).where(ApiToken.id == token_id))
+    return None if found is None else int(found)
+
+
+async def create_login_session(
+    conn: AsyncConnection, user_id: int, secret_hash: str, now: datetime, expires_at: datetime
+) -> None:
+    await conn.execute(
+        LoginSession.__table__.insert().values(
+            user_id=user_id, secret_hash=secret_hash, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+async def account_for_login_session(conn: AsyncConnection, secret_hash: str, now: datetime) -> Account | None:
+    user_id = await conn.scalar(
+        select(LoginSession.user_id).where(LoginSession.secret_hash == secret_hash, LoginSession.expires_at > now)
+    )
+    return None if user_id is None else await get_account(conn, int(user_id))
+
+
+async def delete_login_session(conn: AsyncConnection, secret_hash: str) -> None:
+    await conn.execute(delete(LoginSession).where(LoginSession.secret_hash == secret_hash))

@@ -1,0 +1,131 @@
+"""Verbs for the durable event log that ``resume`` replays and the hub fills gaps from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import Event, Meta, Thread
+from storage.viewer import Viewer, thread_visible
+
+PRUNED_THROUGH = "events_pruned_through"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    firm_id: int
+    type: str
+    thread_id: int | None
+    message_id: int | None
+    user_id: int | None
+    ref_id: int | None
+    client_ref_id: int | None
+    staff_only: bool
+
+
+_COLUMNS = (
+    Event.id,
+    Event.firm_id,
+    Event.type,
+    Event.thread_id,
+    Event.message_id,
+    Event.user_id,
+    Event.ref_id,
+    Event.client_ref_id,
+    Event.staff_only,
+)
+
+
+def _record(row: Row[Any]) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        firm_id=row.firm_id,
+        type=row.type,
+        thread_id=row.thread_id,
+        message_id=row.message_id,
+        user_id=row.user_id,
+        ref_id=row.ref_id,
+        client_ref_id=row.client_ref_id,
+        staff_only=bool(row.staff_only),
+    )
+
+
+async def append_event(
+    conn: AsyncConnection,
+    *,
+    firm_id: int,
+    type: str,
+    thread_id: int | None,
+    now: datetime,
+    message_id: int | None = None,
+    user_id: int | None = None,
+    ref_id: int | None = None,
+    client_ref_id: int | None = None,
+    staff_only: bool = False,
+) -> EventRecord:
+    values = {
+        "firm_id": firm_id,
+        "type": type,
+        "thread_id": thread_id,
+        "message_id": message_id,
+        "user_id": user_id,
+        "ref_id": ref_id,
+        "client_ref_id": client_ref_id,
+        "staff_only": staff_only,
+    }
+    result = await conn.execute(Event.__table__.insert().values(created_at=now, **values).returning(Event.id))
+    return EventRecord(id=int(result.scalar_one()), **values)  # type: ignore[arg-type]
+
+
+async def newest_event_id(conn: AsyncConnection, firm_id: int | None = None) -> int:
+    """The newest event id of the firm, or of the whole store; 0 when there is none."""
+    query = select(func.max(Event.id))
+    if firm_id is not None:
+        query = query.where(Event.firm_id == firm_id)
+    found = await conn.scalar(query)
+    if found is None:
+        found = await pruned_through(conn)
+    return int(found)
+
+
+async def events_for_viewer(
+    conn: AsyncConnection, viewer: Viewer, *, after: int, through: int, limit: int
+) -> list[EventRecord]:
+    """Events in (after, through] the viewer may see, oldest first, at most ``limit``."""
+    query = (
+        select(*_COLUMNS)
+        .join(Thread, Thread.id == Event.thread_id)
+        .where(Event.firm_id == viewer.firm_id, Event.id > after, Event.id <= through, thread_visible(viewer))
+    )
+    if viewer.is_client:
+        query = query.where(Event.staff_only.is_(False))
+    rows = await conn.execute(query.order_by(Event.id).limit(limit))
+    return [_record(row) for row in rows]
+
+
+async def events_between(conn: AsyncConnection, after: int, through: int) -> list[EventRecord]:
+    rows = await conn.execute(select(*_COLUMNS).where(Event.id > after, Event.id <= through).order_by(Event.id))
+    return [_record(row) for row in rows]
+
+
+async def pruned_through(conn: AsyncConnection) -> int:
+    found = await conn.scalar(select(Meta.value).where(Meta.key == PRUNED_THROUGH))
+    return 0 if found is None else int(found)
+
+
+async def prune_events(conn: AsyncConnection, older_than: datetime) -> int:
+    """Delete events created before ``older_than``; remember the newest id deleted. Returns the count."""
+    newest = await conn.scalar(select(func.max(Event.id)).where(Event.created_at < older_than))
+    if newest is None:
+        return 0
+    result = await conn.execute(delete(Event).where(Event.id <= newest))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(Meta).values(key=PRUNED_THROUGH, value=newest)
+    await conn.execute(upsert.on_conflict_do_update(index_elements=[Meta.key], set_={"value": newest}))
+    return int(result.rowcount)

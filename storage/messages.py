@@ -1,0 +1,176 @@
+"""Verbs for messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import Message as MessageValue
+from protocol.values import MessageKind, format_time
+from storage.errors import Duplicate, NotFound
+from storage.models import Message, Thread
+from storage.viewer import Viewer, message_kind_visible, thread_visible
+
+_COLUMNS = (
+    Message.id,
+    Message.thread_id,
+    Message.author_id,
+    Message.kind,
+    Message.body,
+    Message.client_msg_id,
+    Message.created_at,
+    Message.edited_at,
+    Message.deleted_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message with what only its author's sessions see kept apart."""
+
+    value: MessageValue
+    client_msg_id: str | None
+
+    def for_author(self) -> MessageValue:
+        if self.client_msg_id is None:
+            return self.value
+        return msgspec.structs.replace(self.value, client_msg_id=self.client_msg_id)
+
+
+def _stored(row: Row[Any]) -> StoredMessage:
+    deleted = row.deleted_at is not None
+    return StoredMessage(
+        value=MessageValue(
+            id=row.id,
+            thread_id=row.thread_id,
+            author_id=row.author_id,
+            kind=MessageKind(row.kind),
+            body="" if deleted else row.body,
+            created_at=format_time(row.created_at),
+            edited_at=None if row.edited_at is None else format_time(row.edited_at),
+            deleted_at=None if row.deleted_at is None else format_time(row.deleted_at),
+        ),
+        client_msg_id=row.client_msg_id,
+    )
+
+
+async def insert_message(
+    conn: AsyncConnection,
+    *,
+    thread_id: int,
+    author_id: int,
+    kind: MessageKind,
+    body: str,
+    client_msg_id: str,
+    now: datetime,
+) -> StoredMessage:
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(
+                Message.__table__.insert()
+                .values(
+                    thread_id=thread_id,
+                    author_id=author_id,
+                    kind=kind.value,
+                    body=body,
+                    client_msg_id=client_msg_id,
+                    created_at=now,
+                )
+                .returning(*_COLUMNS)
+            )
+    except IntegrityError as exc:
+        raise Duplicate(f"client_msg_id {client_msg_id!r}") from exc
+    return _stored(result.one())
+
+
+async def find_by_client_msg_id(conn: AsyncConnection, author_id: int, client_msg_id: str) -> StoredMessage | None:
+    row = (
+        await conn.execute(
+            select(*_COLUMNS).where(Message.author_id == author_id, Message.client_msg_id == client_msg_id)
+        )
+    ).one_or_none()
+    return None if row is None else _stored(row)
+
+
+async def visible_message(conn: AsyncConnection, viewer: Viewer, message_id: int) -> StoredMessage:
+    """A message the viewer may see, or NotFound."""
+    row = (
+        await conn.execute(
+            select(*_COLUMNS)
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(Message.id == message_id, thread_visible(viewer), message_kind_visible(viewer))
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"message {message_id}")
+    return _stored(row)
+
+
+async def update_body(conn: AsyncConnection, message_id: int, body: str, now: datetime) -> StoredMessage:
+    row = (
+        await conn.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.deleted_at.is_(None))
+            .values(body=body, edited_at=now)
+            .returning(*_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"message {message_id}")
+    return _stored(row)
+
+
+async def mark_deleted(conn: AsyncConnection, message_id: int, now: datetime) -> StoredMessage:
+    """Keep a tombstone (id, author, times) and drop the body."""
+    row = (
+        await conn.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.deleted_at.is_(None))
+            .values(body="", deleted_at=now)
+            .returning(*_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"message {message_id}")
+    return _stored(row)
+
+
+async def history(
+    conn: AsyncConnection, viewer: Viewer, thread_id: int, *, before: int | None, after: int | None, limit: int
+) -> tuple[list[StoredMessage], bool]:
+    """A page of the thread in id order, and whether more lie beyond it in the paging direction."""
+    query = select(*_COLUMNS).where(Message.thread_id == thread_id, message_kind_visible(viewer))
+    if after is not None:
+        query = query.where(Message.id > after).order_by(Message.id.asc())
+    else:
+        if before is not None:
+            query = query.where(Message.id < before)
+        query = query.order_by(Message.id.desc())
+    rows = list(await conn.execute(query.limit(limit + 1)))
+    has_more = len(rows) > limit
+    page = [_stored(row) for row in rows[:limit]]
+    if after is None:
+        page.reverse()
+    return page, has_more
+
+
+async def messages_by_ids(conn: AsyncConnection, message_ids: list[int]) -> dict[int, StoredMessage]:
+    rows = await conn.execute(select(*_COLUMNS).where(Message.id.in_(message_ids)))
+    return {row.id: _stored(row) for row in rows}
+
+
+async def newest_visible_id_at_or_before(conn: AsyncConnection, thread_id: int, message_id: int) -> int:
+    """The newest message a client may see in the thread at or before ``message_id`` (0 if none)."""
+    found = await conn.scalar(
+        select(Message.id)
+        .where(Message.thread_id == thread_id, Message.id <= message_id, Message.kind != MessageKind.NOTE.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return 0 if found is None else int(found)

@@ -1,0 +1,190 @@
+"""Verbs for threads and their participants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, ScalarSelect, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import Thread as ThreadValue
+from protocol.values import format_time
+from storage.errors import NotFound
+from storage.models import Firm, Message, Participant, Thread
+from storage.viewer import Viewer, message_kind_visible, thread_visible
+
+
+_COLUMNS = (
+    Thread.id,
+    Thread.subject,
+    Thread.client_account_id,
+    Thread.created_at,
+    Thread.last_message_id,
+    Thread.last_activity_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFacts:
+    """What the server needs to decide who may see a thread and its events."""
+
+    id: int
+    firm_id: int
+    client_account_id: int | None
+    participant_ids: tuple[int, ...]
+    # The firm shares every thread with its owners, managers and staff.
+    firm_shares_threads: bool
+
+
+async def create_thread(
+    conn: AsyncConnection,
+    *,
+    firm_id: int,
+    client_account_id: int | None,
+    subject: str,
+    created_by: int,
+    now: datetime,
+) -> int:
+    result = await conn.execute(
+        Thread.__table__.insert()
+        .values(
+            firm_id=firm_id,
+            client_account_id=client_account_id,
+            subject=subject,
+            created_by=created_by,
+            created_at=now,
+            last_activity_at=now,
+        )
+        .returning(Thread.id)
+    )
+    return int(result.scalar_one())
+
+
+async def add_participants(conn: AsyncConnection, thread_id: int, user_ids: list[int], now: datetime) -> None:
+    """Add users to a thread; those already in it are left as they are."""
+    if not user_ids:
+        return
+    rows = [{"thread_id": thread_id, "user_id": uid, "last_read_message_id": 0, "notify": True, "joined_at": now} for uid in user_ids]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(Participant).values(rows).on_conflict_do_nothing())
+
+
+async def visible_thread_facts(conn: AsyncConnection, viewer: Viewer, thread_id: int) -> ThreadFacts:
+    """The thread's audience facts, or NotFound when it does not exist or the viewer may not see it."""
+    found = await _facts(conn, (Thread.id == thread_id) & thread_visible(viewer))
+    if not found:
+        raise NotFound(f"thread {thread_id}")
+    return found[0]
+
+
+async def facts_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadFacts]:
+    return {facts.id: facts for facts in await _facts(conn, Thread.id.in_(thread_ids))}
+
+
+async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[ThreadFacts]:
+    rows = list(
+        await conn.execute(
+            select(Thread.id, Thread.firm_id, Thread.client_account_id, Firm.staff_see_all_threads)
+            .join(Firm, Firm.id == Thread.firm_id)
+            .where(where)
+        )
+    )
+    members: dict[int, list[int]] = {row.id: [] for row in rows}
+    if members:
+        pairs = await conn.execute(
+            select(Participant.thread_id, Participant.user_id).where(Participant.thread_id.in_(list(members)))
+        )
+        for thread_id, user_id in pairs:
+            members[thread_id].append(user_id)
+    return [
+        ThreadFacts(
+            id=row.id,
+            firm_id=row.firm_id,
+            client_account_id=row.client_account_id,
+            participant_ids=tuple(members[row.id]),
+            firm_shares_threads=bool(row.staff_see_all_threads),
+        )
+        for row in rows
+    ]
+
+
+async def touch_thread(conn: AsyncConnection, thread_id: int, message_id: int, now: datetime) -> None:
+    await conn.execute(
+        update(Thread).where(Thread.id == thread_id).values(last_message_id=message_id, last_activity_at=now)
+    )
+
+
+async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime) -> bool:
+    """Move the user's read marker forward to ``message_id``; False when it was already there or past."""
+    await add_participants(conn, thread_id, [user_id], now)
+    result = await conn.execute(
+        update(Participant)
+        .where(
+            Participant.thread_id == thread_id,
+            Participant.user_id == user_id,
+            Participant.last_read_message_id < message_id,
+        )
+        .values(last_read_message_id=message_id)
+    )
+    return bool(result.rowcount)
+
+
+def _unread(viewer: Viewer) -> ScalarSelect[int]:
+    last_read = (
+        select(Participant.last_read_message_id)
+        .where(Participant.thread_id == Thread.id, Participant.user_id == viewer.user_id)
+        .scalar_subquery()
+    )
+    return (
+        select(func.count(Message.id))
+        .where(
+            Message.thread_id == Thread.id,
+            Message.id > func.coalesce(last_read, 0),
+            Message.author_id != viewer.user_id,
+            Message.deleted_at.is_(None),
+            message_kind_visible(viewer),
+        )
+        .scalar_subquery()
+    )
+
+
+def _value(row: Row[Any]) -> ThreadValue:
+    return ThreadValue(
+        id=row.id,
+        subject=row.subject,
+        client_account_id=row.client_account_id,
+        created_at=format_time(row.created_at),
+        last_message_id=row.last_message_id,
+        last_activity_at=format_time(row.last_activity_at),
+        unread=row.unread,
+    )
+
+
+async def list_threads(
+    conn: AsyncConnection, viewer: Viewer, *, before_message_id: int | None, limit: int
+) -> list[ThreadValue]:
+    """Visible threads, most recent activity first. Message ids grow, so the newest message's id
+    orders threads by activity without ties; ``before_message_id`` continues after a page."""
+    query = select(*_COLUMNS, _unread(viewer).label("unread")).where(thread_visible(viewer))
+    if before_message_id is not None:
+        query = query.where(Thread.last_message_id < before_message_id)
+    rows = await conn.execute(query.order_by(Thread.last_message_id.desc()).limit(limit))
+    return [_value(row) for row in rows]
+
+
+async def get_threads(conn: AsyncConnection, viewer: Viewer, thread_ids: list[int]) -> dict[int, ThreadValue]:
+    rows = await conn.execute(
+        select(*_COLUMNS, _unread(viewer).label("unread")).where(Thread.id.in_(thread_ids), thread_visible(viewer))
+    )
+    return {row.id: _value(row) for row in rows}
+
+
+async def threads_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadValue]:
+    """Threads as they are now, with ``unread`` left at 0 for the caller to set."""
+    rows = await conn.execute(
+        select(*_COLUMNS, literal(0).label("unread")).where(Thread.id.in_(thread_ids))
+    )
+    return {row.id: _value(row) for row in rows}

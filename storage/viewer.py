@@ -1,0 +1,47 @@
+"""Who is looking: the facts every visibility rule needs, and those rules as SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+
+from protocol.values import MessageKind, Role
+from storage.models import Message, Participant, Thread
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    user_id: int
+    firm_id: int
+    role: Role
+    client_account_id: int | None
+    # The firm shares every thread with its owners, managers and staff.
+    firm_shares_threads: bool
+
+    @property
+    def is_client(self) -> bool:
+        return self.role.is_client
+
+    @property
+    def sees_all_firm_threads(self) -> bool:
+        return self.firm_shares_threads and self.role.sees_all_firm_threads
+
+
+def thread_visible(viewer: Viewer) -> ColumnElement[bool]:
+    """Whether ``Thread`` (in the enclosing query) is visible to the viewer."""
+    in_firm = Thread.firm_id == viewer.firm_id
+    if viewer.sees_all_firm_threads:
+        return in_firm
+    member = exists().where(Participant.thread_id == Thread.id, Participant.user_id == viewer.user_id)
+    if viewer.is_client:
+        own_account = (
+            Thread.client_account_id == viewer.client_account_id if viewer.client_account_id else false()
+        )
+        return and_(in_firm, or_(own_account, member))
+    return and_(in_firm, member)
+
+
+def message_kind_visible(viewer: Viewer) -> ColumnElement[bool]:
+    """Notes never reach clients."""
+    return Message.kind != MessageKind.NOTE.value if viewer.is_client else true()

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from chatd.services.context import Services
+from protocol.values import Role, User
+from tests.support import JSON, ChatdProcess, Firm, RedisServer, WsClient, new_firm, seeder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatdProcess]:
+    """One chatd for the test module, on the embedded default (SQLite file, in-process broker)."""
+    process = ChatdProcess(tmp_path_factory.mktemp("chatd"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    redis = RedisServer(tmp_path_factory.mktemp("redis"))
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def services(server: ChatdProcess) -> AsyncIterator[Services]:
+    async with seeder(server.data_dir, server.env) as found:
+        yield found
+
+
+@dataclass
+class Cast:
+    """A firm with two staff, a client, a second client of another account, and their tokens."""
+
+    firm: Firm
+    staff: User
+    staff2: User
+    client: User
+    other_client: User
+    tokens: dict[int, str]
+
+    def token(self, user: User) -> str:
+        return self.tokens[user.id]
+
+
+async def make_cast(services: Services) -> Cast:
+    firm = await new_firm(services)
+    staff = await firm.user(Role.STAFF)
+    staff2 = await firm.user(Role.STAFF)
+    client = await firm.user(Role.CLIENT)
+    other = await firm.user(Role.CLIENT)
+    tokens = {u.id: await firm.token(u) for u in (staff, staff2, client, other)}
+    return Cast(firm, staff, staff2, client, other, tokens)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cast(services: Services) -> Cast:
+    return await make_cast(services)
+
+
+Connect = Callable[..., Coroutine[Any, Any, WsClient]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def connect(server: ChatdProcess) -> AsyncIterator[Connect]:
+    """Open WebSocket clients to the module's server; all are closed after the test."""
+    opened: list[WsClient] = []
+
+    async def open_client(token: str, subprotocol: str = JSON, url: str | None = None, **kwargs: Any) -> WsClient:
+        client = await WsClient.connect(url or server.ws_url, token, subprotocol=subprotocol, **kwargs)
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        await client.close()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def open_thread(staff: WsClient, client: User, body: str = "Hello, your file is ready.") -> dict[str, Any]:
+    """A staff member opens a thread with a client's account; returns the ``thread.create`` result."""
+    return await staff.ok(
+        "thread.create",
+        subject="Your 2026 tax return",
+        body=body,
+        client_msg_id=new_id(),
+        client_account_id=client.client_account_id,
+    )

@@ -1,0 +1,282 @@
+"""Real servers for tests: chatd under uvicorn in its own process, redis-server, and a WebSocket
+client that encodes frames itself (msgspec directly, not chatd's codec) to check the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from chatd.app import build_services
+from chatd.clock import SystemClock
+from chatd.config import Settings
+from chatd.services.context import Services
+from protocol.values import Role, User
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+class RedisServer:
+    def __init__(self, workdir: Path) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed; the test command installs it (scripts/test)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._cmd = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self._cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, process=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@dataclass
+class ChatdProcess:
+    """``chatd serve`` in a child process, as an operator would run it."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def full_env(self) -> dict[str, str]:
+        return {**os.environ, "CHATD_DATA_DIR": str(self.data_dir), **self.env}
+
+    def start(self) -> None:
+        self.log_path = self.data_dir / f"chatd-{self.port}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chatd", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.full_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        wait_for_port(self.port, process=self.process)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.process is None:
+            return None
+        self.process.send_signal(sig)
+        try:
+            code = self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(10)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path else ""
+
+
+class Firm:
+    """Seeds a firm with users and tokens through the same directory service the CLI uses."""
+
+    def __init__(self, services: Services, firm_id: int) -> None:
+        self.services = services
+        self.id = firm_id
+        self._n = itertools.count(1)
+
+    async def user(self, role: Role, *, client_account_id: int | None = None, password: str | None = None) -> User:
+        n = next(self._n)
+        return await self.services.directory.create_user(
+            firm_id=self.id,
+            email=f"{role.value}{n}-firm{self.id}@example.test",
+            name=f"{role.value.title()} {n}",
+            role=role,
+            password=password,
+            client_account_id=client_account_id,
+        )
+
+    async def token(self, user: User) -> str:
+        return (await self.services.directory.create_token(user.id))[1]
+
+
+@contextlib.asynccontextmanager
+async def seeder(data_dir: Path, env: dict[str, str]) -> AsyncIterator[Services]:
+    settings = Settings.from_env({"CHATD_DATA_DIR": str(data_dir), **env})
+    services = build_services(settings, SystemClock())
+    try:
+        yield services
+    finally:
+        await services.db.dispose()
+
+
+async def new_firm(services: Services, name: str = "Firm") -> Firm:
+    return Firm(services, await services.directory.create_firm(name))
+
+
+JSON = "chatd.v1.json"
+MSGPACK = "chatd.v1.msgpack"
+
+
+class WsClient:
+    """A protocol v1 client for tests: requests by id, events buffered in arrival order."""
+
+    def __init__(self, conn: ClientConnection, subprotocol: str) -> None:
+        self.conn = conn
+        self.subprotocol = subprotocol
+        self.hello: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
+        self.frames: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self._new_frame = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self.closed: asyncio.Event = asyncio.Event()
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        subprotocol: str = JSON,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> WsClient:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        conn = await websockets.connect(url, subprotocols=[subprotocol], additional_headers=all_headers, **kwargs)  # type: ignore[list-item]
+        client = cls(conn, subprotocol)
+        client._reader = asyncio.create_task(client._read())
+        client.hello = await client.next_frame(lambda f: f.get("op") == "hello")
+        return client
+
+    def encode(self, frame: dict[str, Any]) -> str | bytes:
+        if self.subprotocol == MSGPACK:
+            return msgspec.msgpack.encode(frame)
+        return msgspec.json.encode(frame).decode()
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.conn:
+                if self.subprotocol == MSGPACK:
+                    assert isinstance(raw, bytes), "text frame on the msgpack subprotocol"
+                    frame = msgspec.msgpack.decode(raw)
+                else:
+                    assert isinstance(raw, str), "binary frame on the JSON subprotocol"
+                    frame = msgspec.json.decode(raw)
+                self.frames.append(frame)
+                if frame.get("op") == "event":
+                    self.events.append(frame)
+                self._new_frame.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            self._new_frame.set()
+
+    async def next_frame(self, match: Any, timeout: float = 5.0, start: int = 0) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        seen = start
+        while True:
+            for frame in self.frames[seen:]:
+                if match(frame):
+                    return frame
+            seen = len(self.frames)
+            if self.closed.is_set():
+                raise ConnectionError(f"closed while waiting ({self.conn.close_code} {self.conn.close_reason})")
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching frame within {timeout}s; got {self.frames[-5:]}")
+            self._new_frame.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_frame.wait(), remaining)
+
+    async def send_raw(self, payload: str | bytes) -> None:
+        await self.conn.send(payload)
+
+    async def call(self, op: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
+        """Send a request and return its answer frame (``ok`` or ``error``)."""
+        request_id = next(self._ids)
+        await self.conn.send(self.encode({"op": op, "id": request_id, **fields}))
+        return await self.next_frame(lambda f: f.get("op") in ("ok", "error") and f.get("id") == request_id, timeout)
+
+    async def ok(self, op: str, **fields: Any) -> dict[str, Any]:
+        answer = await self.call(op, **fields)
+        assert answer["op"] == "ok", answer
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def event(self, type_: str, timeout: float = 5.0, **data_match: Any) -> dict[str, Any]:
+        def match(frame: dict[str, Any]) -> bool:
+            if frame.get("op") != "event" or frame.get("type") != type_:
+                return False
+            return all(_dig(frame["data"], k) == v for k, v in data_match.items())
+
+        return await self.next_frame(match, timeout)
+
+    async def quiet(self, seconds: float, type_: str | None = None) -> list[dict[str, Any]]:
+        """The events (of a type) that arrive within ``seconds``; tests assert it is empty."""
+        start = len(self.events)
+        await asyncio.sleep(seconds)
+        return [e for e in self.events[start:] if type_ is None or e["type"] == type_]
+
+    async def close(self) -> None:
+        await self.conn.close()
+        if self._reader is not None:
+            await self._reader
+
+
+def _dig(data: dict[str, Any], dotted: str) -> Any:
+    value: Any = data
+    for part in dotted.split("__"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+async def http(base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=10)
