@@ -96,6 +96,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         return error_response(code, str(exc.detail), exc.status_code)
 
+    async def crash(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response("internal", "internal error", 500)
+
     async def healthz(request: Request) -> Response:
         return json({"status": "ok"})
 
@@ -111,5 +115,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={errors.ChatdError: handle_error, HTTPException: http_error},
+        exception_handlers={errors.ChatdError: handle_error, HTTPException: http_error, 500: crash},
     )

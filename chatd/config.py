@@ -40,7 +40,7 @@ class Settings:
     event_retention_days: int = 30
     max_replay_events: int = 10_000
     outbound_queue: int = 2_000
-    resume_grace_s: float = 2.0
+    resume_grace_s: float = 1.0
     session_days: int = 30
     cookie_secure: bool = False
 
@@ -62,6 +62,7 @@ class Settings:
             max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
             outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),
+            resume_grace_s=_int(env, "CHATD_RESUME_GRACE_MS", 1000) / 1000,
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
         )
 

@@ -36,6 +36,7 @@ class Session:
         # One slot more than the limit, so the end-of-stream marker always fits.
         self._queue: asyncio.Queue[Frame | None] = asyncio.Queue(queue_size + 1)
         self._queue_size = queue_size
+        self._room = asyncio.Event()
         # Until the client's first frame (or a grace period), live events wait here, so that a
         # reconnecting client's ``resume`` replays older events before newer live ones.
         self._gate_open = False
@@ -64,6 +65,14 @@ class Session:
     def push_reply(self, frame: Frame) -> None:
         self._offer(frame, droppable=False)
 
+    async def push_reply_when_room(self, frame: Frame) -> None:
+        """Queue a frame of a long answer (a replay), waiting while the queue is full instead of
+        treating the session as too slow: the client asked for all of it."""
+        while self._queue.qsize() >= self._queue_size and self.close_reason is None:
+            self._room.clear()
+            await self._room.wait()
+        self._offer(frame, droppable=False)
+
     def open_gate(self, replayed_through: int = 0) -> None:
         """Let live events flow; those at or below ``replayed_through`` were just replayed."""
         if self._gate_open:
@@ -87,6 +96,7 @@ class Session:
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
+        self._room.set()
 
     def request_close(self, code: int, reason: str) -> None:
         """Close gracefully: answer the request in hand, flush the queue, then close (shutdown)."""
@@ -112,6 +122,7 @@ class Session:
         """Send queued frames in order until ``abort`` or cancellation."""
         while True:
             frame = await self._queue.get()
+            self._room.set()
             if frame is None:
                 return
             await send(frame)

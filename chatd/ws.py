@@ -80,6 +80,8 @@ class Connection:
         self.session.on_close_request = self.request_close
         self.bucket = services.rate_limiter(settings.requests_per_second)
         self._reader: asyncio.Task[None] | None = None
+        # The hello's event_id: events up to it are in SQL, newer ones are delivered live.
+        self._live_from = 0
         self._busy = False
         self._closing: tuple[int, str] | None = None
 
@@ -89,8 +91,9 @@ class Connection:
         hub.add(session)
         logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
         try:
-            session.position = await self.services.conversations.newest_event_id(self.account)
-            session.push_reply(self.codec.encode(self._hello(session.position)))
+            self._live_from = await self.services.conversations.newest_event_id(self.account)
+            session.position = self._live_from
+            session.push_reply(self.codec.encode(self._hello(self._live_from)))
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
             self._reader = asyncio.create_task(self._read(grace))
             writer = asyncio.create_task(session.write_loop(self._send))
@@ -110,8 +113,9 @@ class Connection:
     async def _finish(self, writer: asyncio.Task[None]) -> None:
         reader = self._reader
         assert reader is not None
-        if reader.done() and not reader.cancelled() and reader.exception() is None and self._closing is None:
-            writer.cancel()  # the client left
+        client_left = reader.done() and not reader.cancelled() and reader.exception() is None
+        if client_left and self._closing is None and self.session.close_reason is None:
+            writer.cancel()
             return
         if not reader.done():
             reader.cancel()  # the writer stopped: aborted, or the socket failed
@@ -166,10 +170,11 @@ class Connection:
         except ProtocolError as exc:
             self._reply(Error(id=exc.request_id, code=exc.code.value, message=exc.message))
             return
-        if wait:
-            self._reply(Error(id=frame.id, code="rate_limited", message="too many requests", retry_after=round(wait, 3)))
-            return
         try:
+            if wait:
+                raise errors.RateLimited(
+                    f"over {self.services.settings.requests_per_second:g} requests a second", round(wait, 3)
+                )
             result = await self._dispatch(frame)
         except errors.ChatdError as exc:
             retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
@@ -242,11 +247,13 @@ class Connection:
         raise errors.BadRequest("unhandled op")  # unreachable: the codec admits only the ops above
 
     async def _resume(self, after: int) -> int:
-        """Replay, as answers queued before the ``ok``, what the client missed up to the session's
-        position; newer events arrive live after it."""
+        """Replay, queued before the ``ok``, what the client missed up to the hello's event_id;
+        newer events are this connection's live ones, so nothing comes twice."""
         session = self.session
-        events = await self.services.conversations.replay(self.account, after=after, through=session.position)
+        events = await self.services.conversations.replay(self.account, after=after, through=self._live_from)
         for event in events:
             data = event.data_of(event.variant(session.user_id, session.is_client))
-            session.push_reply(self.codec.encode(Event(type=event.type, data=data, event_id=event.event_id)))
+            await session.push_reply_when_room(
+                self.codec.encode(Event(type=event.type, data=data, event_id=event.event_id))
+            )
         return len(events)

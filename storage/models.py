@@ -109,8 +109,14 @@ class Thread(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The same for what clients may see: a note must not move a thread in a client's list.
+    client_last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    client_last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_threads_firm_last_message", "firm_id", "last_message_id"),)
+    __table_args__ = (
+        Index("ix_threads_firm_last_message", "firm_id", "last_message_id"),
+        Index("ix_threads_account_last_message", "client_account_id", "client_last_message_id"),
+    )
 
 
 class Participant(Base):

@@ -25,6 +25,16 @@ _COLUMNS = (
     Thread.last_message_id,
     Thread.last_activity_at,
 )
+# What clients see of a thread's activity: notes left out.
+_CLIENT_COLUMNS = (
+    *_COLUMNS[:4],
+    Thread.client_last_message_id.label("last_message_id"),
+    Thread.client_last_activity_at.label("last_activity_at"),
+)
+
+
+def _columns(viewer: Viewer) -> tuple[ColumnElement[Any], ...]:
+    return _CLIENT_COLUMNS if viewer.is_client else _COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,7 @@ async def create_thread(
             created_by=created_by,
             created_at=now,
             last_activity_at=now,
+            client_last_activity_at=now,
         )
         .returning(Thread.id)
     )
@@ -111,25 +122,34 @@ async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Thre
     ]
 
 
-async def touch_thread(conn: AsyncConnection, thread_id: int, message_id: int, now: datetime) -> None:
-    await conn.execute(
-        update(Thread).where(Thread.id == thread_id).values(last_message_id=message_id, last_activity_at=now)
-    )
+async def touch_thread(
+    conn: AsyncConnection, thread_id: int, message_id: int, now: datetime, *, seen_by_clients: bool
+) -> None:
+    values: dict[str, object] = {"last_message_id": message_id, "last_activity_at": now}
+    if seen_by_clients:
+        values |= {"client_last_message_id": message_id, "client_last_activity_at": now}
+    await conn.execute(update(Thread).where(Thread.id == thread_id).values(**values))
 
 
-async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime) -> bool:
-    """Move the user's read marker forward to ``message_id``; False when it was already there or past."""
+async def mark_read(
+    conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime
+) -> int | None:
+    """Move the user's read marker forward to ``message_id``. Returns where it was before, or None
+    when it was already there or past."""
     await add_participants(conn, thread_id, [user_id], now)
-    result = await conn.execute(
-        update(Participant)
-        .where(
-            Participant.thread_id == thread_id,
-            Participant.user_id == user_id,
-            Participant.last_read_message_id < message_id,
+    previous = await conn.scalar(
+        select(Participant.last_read_message_id).where(
+            Participant.thread_id == thread_id, Participant.user_id == user_id
         )
+    )
+    if previous is None or previous >= message_id:
+        return None
+    await conn.execute(
+        update(Participant)
+        .where(Participant.thread_id == thread_id, Participant.user_id == user_id)
         .values(last_read_message_id=message_id)
     )
-    return bool(result.rowcount)
+    return int(previous)
 
 
 def _unread(viewer: Viewer) -> ScalarSelect[int]:
@@ -168,16 +188,19 @@ async def list_threads(
 ) -> list[ThreadValue]:
     """Visible threads, most recent activity first. Message ids grow, so the newest message's id
     orders threads by activity without ties; ``before_message_id`` continues after a page."""
-    query = select(*_COLUMNS, _unread(viewer).label("unread")).where(thread_visible(viewer))
+    newest = Thread.client_last_message_id if viewer.is_client else Thread.last_message_id
+    query = select(*_columns(viewer), _unread(viewer).label("unread")).where(thread_visible(viewer))
     if before_message_id is not None:
-        query = query.where(Thread.last_message_id < before_message_id)
-    rows = await conn.execute(query.order_by(Thread.last_message_id.desc()).limit(limit))
+        query = query.where(newest < before_message_id)
+    rows = await conn.execute(query.order_by(newest.desc()).limit(limit))
     return [_value(row) for row in rows]
 
 
 async def get_threads(conn: AsyncConnection, viewer: Viewer, thread_ids: list[int]) -> dict[int, ThreadValue]:
     rows = await conn.execute(
-        select(*_COLUMNS, _unread(viewer).label("unread")).where(Thread.id.in_(thread_ids), thread_visible(viewer))
+        select(*_columns(viewer), _unread(viewer).label("unread")).where(
+            Thread.id.in_(thread_ids), thread_visible(viewer)
+        )
     )
     return {row.id: _value(row) for row in rows}
 

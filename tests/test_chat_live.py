@@ -29,7 +29,7 @@ async def test_staff_and_client_chat_live(cast: Cast, connect: Connect, subproto
     # Typing reaches the other side, not the typer.
     await client.ok("typing", thread_id=thread_id)
     typing = await staff.event("typing", thread_id=thread_id)
-    assert typing["data"] == {"thread_id": thread_id, "user_id": cast.client.id}
+    assert typing["data"] == {"thread_id": thread_id, "user_id": cast.client.id, "kind": "message"}
     assert "event_id" not in typing
     assert await client.quiet(0.2, "typing") == []
 

@@ -114,12 +114,12 @@ class Conversations:
         user = account.user
         now = self._clock.now()
         async with self._db.write() as conn:
+            facts = await self._visible_thread(conn, account, thread_id)
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            facts = await self._visible_thread(conn, account, thread_id)
             message = await self._insert(conn, account, thread_id, body, client_msg_id, kind, now)
             if user.id not in facts.participant_ids:
                 facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
@@ -149,12 +149,16 @@ class Conversations:
             message = await self._visible_message(conn, account, message_id)
             if message.value.thread_id != thread_id:
                 raise errors.NotFound(f"message {message_id} not found in thread {thread_id}")
-            if not await thread_store.mark_read(conn, thread_id, user.id, message_id, now):
+            previous = await thread_store.mark_read(conn, thread_id, user.id, message_id, now)
+            if previous is None:
                 return
             client_ref = (
                 message_id
                 if message.value.kind is not MessageKind.NOTE
                 else await message_store.newest_visible_id_at_or_before(conn, thread_id, message_id)
+            )
+            client_previous = (
+                await message_store.newest_visible_id_at_or_before(conn, thread_id, previous) if previous else 0
             )
             facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
             record = await event_store.append_event(
@@ -166,13 +170,15 @@ class Conversations:
                 ref_id=message_id,
                 client_ref_id=client_ref,
                 # A marker that only moved across notes tells clients nothing they may know.
-                staff_only=client_ref == 0,
+                staff_only=client_ref <= client_previous,
                 now=now,
             )
         self._publish(rendering.read_event(record, facts))
 
     async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
         """Fan out at most once per user, thread and kind every TYPING_INTERVAL_S."""
+        if kind is MessageKind.NOTE and account.user.role.is_client:
+            raise errors.BadRequest("clients cannot write internal notes")
         key = (account.user.id, thread_id, kind)
         moment = time.monotonic()
         if moment - self._typing_sent.get(key, -TYPING_INTERVAL_S) < TYPING_INTERVAL_S:
@@ -187,7 +193,7 @@ class Conversations:
                 audience=rendering.audience(
                     facts, staff_only=kind is MessageKind.NOTE, exclude_user_id=account.user.id
                 ),
-                data={"thread_id": thread_id, "user_id": account.user.id},
+                data={"thread_id": thread_id, "user_id": account.user.id, "kind": kind.value},
             )
         )
 
@@ -196,6 +202,8 @@ class Conversations:
     async def history(
         self, account: Account, *, thread_id: int, before: int | None, after: int | None, limit: int
     ) -> tuple[list[Message], bool]:
+        if before is not None and after is not None:
+            raise errors.BadRequest("give before or after, not both")
         async with self._db.read() as conn:
             await self._visible_thread(conn, account, thread_id)
             page, has_more = await message_store.history(
@@ -243,11 +251,18 @@ class Conversations:
         if not wanted:
             return []
         roles = await directory_store.firm_user_ids(conn, account.user.firm_id, wanted)
-        missing = [uid for uid in wanted if uid not in roles]
-        if missing:
-            raise errors.NotFound(f"user {missing[0]} not found")
-        for uid, role in roles.items():
-            if role is Role.CLIENT and await directory_store.client_account_of(conn, uid) != client_account_id:
+        for uid in wanted:
+            role = roles.get(uid)
+            other_client = (
+                role is Role.CLIENT and await directory_store.client_account_of(conn, uid) != client_account_id
+            )
+            # Clients only add people of their own account; they learn nothing of the firm's users.
+            hidden = account.user.role.is_client and role is not Role.CLIENT
+            if role is None or hidden:
+                raise errors.NotFound(f"user {uid} not found")
+            if other_client:
+                if account.user.role.is_client:
+                    raise errors.NotFound(f"user {uid} not found")
                 raise errors.BadRequest(f"user {uid} is a client of another account")
         return wanted
 
@@ -273,7 +288,9 @@ class Conversations:
             )
         except Duplicate:
             raise errors.Conflict("client_msg_id is being used by a concurrent request") from None
-        await thread_store.touch_thread(conn, thread_id, message.value.id, now)
+        await thread_store.touch_thread(
+            conn, thread_id, message.value.id, now, seen_by_clients=kind is not MessageKind.NOTE
+        )
         await thread_store.mark_read(conn, thread_id, account.user.id, message.value.id, now)
         return message
 
@@ -288,10 +305,13 @@ class Conversations:
                 raise errors.NotFound(f"message {message_id} not found among yours")
             if message.value.deleted_at is not None:
                 raise errors.Conflict(f"message {message_id} is deleted")
-            if body is None:
-                changed = await message_store.mark_deleted(conn, message_id, now)
-            else:
-                changed = await message_store.update_body(conn, message_id, body, now)
+            try:
+                if body is None:
+                    changed = await message_store.mark_deleted(conn, message_id, now)
+                else:
+                    changed = await message_store.update_body(conn, message_id, body, now)
+            except StorageNotFound:
+                raise errors.Conflict(f"message {message_id} is deleted") from None
             facts = await thread_store.visible_thread_facts(conn, account.viewer, changed.value.thread_id)
             record = await event_store.append_event(
                 conn,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:28:20.931142
+Create Date: 2026-11-22 16:40:46.814973
 """
 
 from collections.abc import Sequence
@@ -21,9 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "firms",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("staff_see_all_threads", sa.Boolean(), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
@@ -37,70 +35,40 @@ def upgrade() -> None:
     )
     op.create_table(
         "client_accounts",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "firm_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("firm_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("client_accounts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_client_accounts_firm_id"), ["firm_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_client_accounts_firm_id"), ["firm_id"], unique=False)
 
     op.create_table(
         "users",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "firm_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("firm_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
-        sa.Column(
-            "client_account_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("client_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["client_account_id"], ["client_accounts.id"], ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["client_account_id"], ["client_accounts.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email"),
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_users_client_account_id"),
-            ["client_account_id"],
-            unique=False,
-        )
+        batch_op.create_index(batch_op.f("ix_users_client_account_id"), ["client_account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_users_firm_id"), ["firm_id"], unique=False)
 
     op.create_table(
         "api_tokens",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "user_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
@@ -111,20 +79,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "login_sessions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "user_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
         sa.Column("expires_at", storage.models.UTCDateTime(), nullable=False),
@@ -133,37 +93,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("secret_hash"),
     )
     with op.batch_alter_table("login_sessions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_login_sessions_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_login_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "threads",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "firm_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
-        sa.Column(
-            "client_account_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("firm_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("client_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("subject", sa.String(length=200), nullable=False),
-        sa.Column(
-            "created_by",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(), nullable=False),
         sa.Column("last_message_id", sa.BigInteger(), nullable=True),
         sa.Column("last_activity_at", storage.models.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["client_account_id"], ["client_accounts.id"], ondelete="CASCADE"
-        ),
+        sa.Column("client_last_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("client_last_activity_at", storage.models.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["client_account_id"], ["client_accounts.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["created_by"],
             ["users.id"],
@@ -173,33 +117,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("threads", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_threads_client_account_id"),
-            ["client_account_id"],
-            unique=False,
+            "ix_threads_account_last_message", ["client_account_id", "client_last_message_id"], unique=False
         )
-        batch_op.create_index(
-            "ix_threads_firm_last_message", ["firm_id", "last_message_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_threads_client_account_id"), ["client_account_id"], unique=False)
+        batch_op.create_index("ix_threads_firm_last_message", ["firm_id", "last_message_id"], unique=False)
 
     op.create_table(
         "events",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "firm_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("firm_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
-        sa.Column(
-            "thread_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("thread_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
         sa.Column("user_id", sa.BigInteger(), nullable=True),
         sa.Column("ref_id", sa.BigInteger(), nullable=True),
@@ -212,26 +140,14 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_events_created_at"), ["created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_events_created_at"), ["created_at"], unique=False)
         batch_op.create_index("ix_events_firm_id", ["firm_id", "id"], unique=False)
 
     op.create_table(
         "messages",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "thread_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
-        sa.Column(
-            "author_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("thread_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("author_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("client_msg_id", sa.String(length=64), nullable=True),
@@ -244,28 +160,16 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["thread_id"], ["threads.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "author_id", "client_msg_id", name="uq_messages_author_client_msg_id"
-        ),
+        sa.UniqueConstraint("author_id", "client_msg_id", name="uq_messages_author_client_msg_id"),
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_messages_thread_id", ["thread_id", "id"], unique=False
-        )
+        batch_op.create_index("ix_messages_thread_id", ["thread_id", "id"], unique=False)
 
     op.create_table(
         "participants",
-        sa.Column(
-            "thread_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
-        sa.Column(
-            "user_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("thread_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("last_read_message_id", sa.BigInteger(), nullable=False),
         sa.Column("notify", sa.Boolean(), nullable=False),
         sa.Column("joined_at", storage.models.UTCDateTime(), nullable=False),
@@ -274,9 +178,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("thread_id", "user_id"),
     )
     with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_participants_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_participants_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:
@@ -296,6 +198,7 @@ def downgrade() -> None:
     with op.batch_alter_table("threads", schema=None) as batch_op:
         batch_op.drop_index("ix_threads_firm_last_message")
         batch_op.drop_index(batch_op.f("ix_threads_client_account_id"))
+        batch_op.drop_index("ix_threads_account_last_message")
 
     op.drop_table("threads")
     with op.batch_alter_table("login_sessions", schema=None) as batch_op:

@@ -1,0 +1,83 @@
+"""Graceful shutdown and slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from pathlib import Path
+
+from tests.conftest import make_cast, new_id, open_thread
+from tests.support import ChatdProcess, WsClient, seeder
+
+
+async def test_sigterm_closes_sessions_with_1001_and_loses_nothing(tmp_path: Path) -> None:
+    process = ChatdProcess(tmp_path)
+    process.start()
+    async with seeder(tmp_path, process.env) as services:
+        cast = await make_cast(services)
+    staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
+    client = await WsClient.connect(process.ws_url, cast.token(cast.client))
+    await client.ok("ping")
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    sent = await staff.ok("send", thread_id=thread_id, body="before shutdown", client_msg_id=new_id())
+    await client.event("message.created", message__id=sent["message"]["id"])
+
+    code = await asyncio.to_thread(process.stop, signal.SIGTERM)
+    # uvicorn re-raises the signal after a clean shutdown, so the exit status is "killed by SIGTERM".
+    assert code in (0, -signal.SIGTERM), process.log()
+    await asyncio.wait_for(staff.closed.wait(), 5)
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert staff.conn.close_code == client.conn.close_code == 1001
+    assert "shutting down" in (client.conn.close_reason or "")
+
+    process.start()
+    try:
+        back = await WsClient.connect(process.ws_url, cast.token(cast.client))
+        history = await back.ok("history", thread_id=thread_id)
+        assert [m["body"] for m in history["messages"]][-1] == "before shutdown"
+        await back.close()
+    finally:
+        process.stop()
+
+
+async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp_path: Path) -> None:
+    process = ChatdProcess(tmp_path, env={"CHATD_OUTBOUND_QUEUE": "20", "CHATD_REQUESTS_PER_SECOND": "1000"})
+    process.start()
+    try:
+        async with seeder(tmp_path, process.env) as services:
+            cast = await make_cast(services)
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
+        reader = await WsClient.connect(process.ws_url, cast.token(cast.staff2))
+        await reader.ok("ping")
+        thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+
+        # A client that stops reading after the hello, with a fixed 64 KiB window (no autotuning
+        # to tens of MB), so the server's socket backs up after a few MB.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", process.port))
+        sleeper = await WsClient.connect(process.ws_url, cast.token(cast.client), sock=sock)
+        await sleeper.ok("ping")
+        sleeper.conn.transport.pause_reading()  # type: ignore[attr-defined]
+
+        # Enough bytes to fill the kernel's loopback buffers (several MB) and then the session's queue.
+        body, total = "x" * 9000, 800
+        for n in range(total):
+            await staff.conn.send(staff.encode({"op": "send", "id": n + 1, "thread_id": thread_id, "body": f"{n} {body}", "client_msg_id": new_id()}))
+        await staff.next_frame(lambda f: f.get("id") == total and f.get("op") == "ok", timeout=60)
+        await reader.next_frame(lambda f: sum(1 for e in reader.events if e["type"] == "message.created") > total, timeout=30)
+        assert "too far behind" in process.log()
+        sleeper.conn.transport.resume_reading()  # type: ignore[attr-defined]
+        await asyncio.wait_for(sleeper.closed.wait(), 20)
+        assert sleeper.conn.close_code == 4001
+        # It reconnects and resumes: nothing lost.
+        anchor = max((e["event_id"] for e in sleeper.events), default=sleeper.hello["event_id"])
+        back = await WsClient.connect(process.ws_url, cast.token(cast.client))
+        replayed = (await back.ok("resume", after_event_id=anchor))["replayed"]
+        got = {e["data"]["message"]["id"] for e in sleeper.events + back.events if e["type"] == "message.created"}
+        assert len(got) == total, (replayed, len(got))  # every message sent after it connected
+        for c in (staff, reader, back):
+            await c.close()
+    finally:
+        process.stop()
