@@ -20,6 +20,7 @@ from chatd.api import session, threads, tokens
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
+from chatd.bus import BusEvent
 from chatd.clock import Clock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
@@ -42,7 +43,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     db = Database(settings.database_url)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else LocalBroker()
 
-    async def load_events(after: int, through: int) -> list[rendering.BusEvent]:
+    async def load_events(after: int, through: int) -> list[BusEvent]:
         async with db.read() as conn:
             return await rendering.load(conn, after, through)
 

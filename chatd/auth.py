@@ -26,7 +26,7 @@ from storage.directory import Account
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "chatd_session"
-TOKEN_PREFIX = "chatd_"
+TOKEN_PREFIX = "chatd_"  # noqa: S105 (a recognisable prefix, not a secret)
 
 
 def digest(secret: str) -> str:

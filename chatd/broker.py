@@ -124,7 +124,7 @@ class RedisBroker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     def _receive(self, payload: bytes) -> None:
         assert self._hub is not None

@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatd", description="chatd: real-time messaging for firms and clients")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Callable[[argparse.Namespace, Settings], int], help: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace, Settings], int], help: str
+    ) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help, description=help)
         cmd.set_defaults(command=handler)
         return cmd

@@ -53,7 +53,9 @@ class Settings:
             database_url=env.get("CHATD_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'chatd.db'}"),
             redis_url=env.get("CHATD_REDIS_URL") or None,
             secret_key=Secret(env.get("CHATD_SECRET_KEY") or _stored_secret(data_dir)),
-            allowed_origins=frozenset(o.strip().rstrip("/") for o in env.get("CHATD_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            allowed_origins=frozenset(
+                o.strip().rstrip("/") for o in env.get("CHATD_ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
             max_frame_bytes=_int(env, "CHATD_MAX_FRAME_BYTES", 64 * 1024),
             max_body_chars=_int(env, "CHATD_MAX_BODY_CHARS", 10_000),
             requests_per_second=float(_int(env, "CHATD_REQUESTS_PER_SECOND", 20)),

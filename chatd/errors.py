@@ -1,13 +1,13 @@
 """The service layer's exceptions, mapped to error frames and HTTP statuses only at the edge.
 
-    ChatdError(code)
-    ├── BadRequest       bad_request      400
-    ├── Unauthorized     unauthorized     401
-    ├── NotFound         not_found        404  (also: exists but the caller may not see it)
-    ├── Conflict         conflict         409
-    ├── TooLarge         too_large        413
-    ├── RateLimited      rate_limited     429  (carries retry_after)
-    └── ResyncRequired   resync_required  410
+ChatdError(code)
+├── BadRequest       bad_request      400
+├── Unauthorized     unauthorized     401
+├── NotFound         not_found        404  (also: exists but the caller may not see it)
+├── Conflict         conflict         409
+├── TooLarge         too_large        413
+├── RateLimited      rate_limited     429  (carries retry_after)
+└── ResyncRequired   resync_required  410
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ class Hub:
         self._pending: dict[int, BusEvent] = {}
         self._filler: asyncio.Task[None] | None = None
         self._fill_lock = asyncio.Lock()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     async def start(self) -> None:
         self._next_id = await self._newest_event_id() + 1
@@ -50,6 +52,7 @@ class Hub:
     # -- sessions --
 
     def add(self, session: Session) -> None:
+        self._empty.clear()
         self._by_user[session.user_id].add(session)
         if session.sees_all_firm_threads:
             self._staff_by_firm[session.firm_id].add(session)
@@ -61,6 +64,12 @@ class Hub:
         _discard(self._staff_by_firm, session.firm_id, session)
         if session.client_account_id is not None:
             _discard(self._clients_by_account, session.client_account_id, session)
+        if not self._by_user:
+            self._empty.set()
+
+    async def emptied(self) -> None:
+        """Return once no session is left."""
+        await self._empty.wait()
 
     def sessions(self) -> list[Session]:
         return [s for group in self._by_user.values() for s in group]

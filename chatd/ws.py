@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -129,10 +130,8 @@ class Connection:
         else:
             writer.cancel()
         if close is not None:
-            try:
+            with contextlib.suppress(RuntimeError, OSError):  # already gone
                 await self.websocket.close(code=close[0], reason=close[1])
-            except (RuntimeError, OSError):
-                pass  # already gone
 
     async def _send(self, frame: Frame) -> None:
         if isinstance(frame, str):
@@ -209,7 +208,11 @@ class Connection:
         match frame:
             case Send():
                 message = await conversations.send(
-                    account, thread_id=frame.thread_id, body=frame.body, client_msg_id=frame.client_msg_id, kind=frame.kind
+                    account,
+                    thread_id=frame.thread_id,
+                    body=frame.body,
+                    client_msg_id=frame.client_msg_id,
+                    kind=frame.kind,
                 )
                 return {"message": message}
             case Edit():

@@ -65,9 +65,10 @@ class Codec:
 
 def _request_id(value: object) -> RequestId | None:
     try:
-        return msgspec.convert(value, RequestId)
+        request_id: RequestId = msgspec.convert(value, RequestId)
     except msgspec.ValidationError:
         return None
+    return request_id
 
 
 _CODECS = {name: Codec(name) for name in SUBPROTOCOLS}

@@ -83,7 +83,8 @@ class Ping(Request, tag="ping"):
 ClientFrame = Send | Edit | Delete | Typing | Read | History | Threads | ThreadCreate | Resume | Ping
 
 OPS: frozenset[str] = frozenset(
-    str(cls.__struct_config__.tag) for cls in (Send, Edit, Delete, Typing, Read, History, Threads, ThreadCreate, Resume, Ping)
+    str(cls.__struct_config__.tag)
+    for cls in (Send, Edit, Delete, Typing, Read, History, Threads, ThreadCreate, Resume, Ping)
 )
 
 

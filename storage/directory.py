@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +13,7 @@ from protocol.values import Role
 from protocol.values import User as UserValue
 from storage.errors import Duplicate, NotFound
 from storage.models import ApiToken, ClientAccount, Firm, LoginSession, User
+from storage.rows import AnyRow
 from storage.viewer import Viewer
 
 
@@ -50,7 +50,7 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-def _account(row: Row[Any]) -> Account:
+def _account(row: AnyRow) -> Account:
     return Account(
         user=UserValue(
             id=row.id,
@@ -68,7 +68,7 @@ def _account(row: Row[Any]) -> Account:
 
 async def create_firm(conn: AsyncConnection, name: str, now: datetime) -> int:
     result = await conn.execute(
-        Firm.__table__.insert().values(name=name, staff_see_all_threads=True, created_at=now).returning(Firm.id)
+        insert(Firm).values(name=name, staff_see_all_threads=True, created_at=now).returning(Firm.id)
     )
     return int(result.scalar_one())
 
@@ -84,9 +84,7 @@ async def find_firm_by_name(conn: AsyncConnection, name: str) -> int | None:
 
 async def create_client_account(conn: AsyncConnection, firm_id: int, name: str, now: datetime) -> int:
     result = await conn.execute(
-        ClientAccount.__table__.insert()
-        .values(firm_id=firm_id, name=name, created_at=now)
-        .returning(ClientAccount.id)
+        insert(ClientAccount).values(firm_id=firm_id, name=name, created_at=now).returning(ClientAccount.id)
     )
     return int(result.scalar_one())
 
@@ -109,7 +107,7 @@ async def create_user(
 ) -> UserValue:
     try:
         result = await conn.execute(
-            User.__table__.insert()
+            insert(User)
             .values(
                 firm_id=firm_id,
                 email=email,
@@ -169,7 +167,7 @@ async def client_account_of(conn: AsyncConnection, user_id: int) -> int | None:
 
 async def create_api_token(conn: AsyncConnection, user_id: int, token_hash: str, label: str, now: datetime) -> int:
     result = await conn.execute(
-        ApiToken.__table__.insert()
+        insert(ApiToken)
         .values(user_id=user_id, token_hash=token_hash, label=label, created_at=now)
         .returning(ApiToken.id)
     )
@@ -216,9 +214,7 @@ async def create_login_session(
     conn: AsyncConnection, user_id: int, secret_hash: str, now: datetime, expires_at: datetime
 ) -> None:
     await conn.execute(
-        LoginSession.__table__.insert().values(
-            user_id=user_id, secret_hash=secret_hash, created_at=now, expires_at=expires_at
-        )
+        insert(LoginSession).values(user_id=user_id, secret_hash=secret_hash, created_at=now, expires_at=expires_at)
     )
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import Event, Meta, Thread
+from storage.rows import AnyRow
 from storage.viewer import Viewer, thread_visible
 
 PRUNED_THROUGH = "events_pruned_through"
@@ -42,7 +42,7 @@ _COLUMNS = (
 )
 
 
-def _record(row: Row[Any]) -> EventRecord:
+def _record(row: AnyRow) -> EventRecord:
     return EventRecord(
         id=row.id,
         firm_id=row.firm_id,
@@ -79,7 +79,7 @@ async def append_event(
         "client_ref_id": client_ref_id,
         "staff_only": staff_only,
     }
-    result = await conn.execute(Event.__table__.insert().values(created_at=now, **values).returning(Event.id))
+    result = await conn.execute(insert(Event).values(created_at=now, **values).returning(Event.id))
     return EventRecord(id=int(result.scalar_one()), **values)  # type: ignore[arg-type]
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import msgspec
-from sqlalchemy import Row, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +14,7 @@ from protocol.values import Message as MessageValue
 from protocol.values import MessageKind, format_time
 from storage.errors import Duplicate, NotFound
 from storage.models import Message, Thread
+from storage.rows import AnyRow
 from storage.viewer import Viewer, message_kind_visible, thread_visible
 
 _COLUMNS = (
@@ -43,7 +43,7 @@ class StoredMessage:
         return msgspec.structs.replace(self.value, client_msg_id=self.client_msg_id)
 
 
-def _stored(row: Row[Any]) -> StoredMessage:
+def _stored(row: AnyRow) -> StoredMessage:
     deleted = row.deleted_at is not None
     return StoredMessage(
         value=MessageValue(
@@ -73,7 +73,7 @@ async def insert_message(
     try:
         async with conn.begin_nested():
             result = await conn.execute(
-                Message.__table__.insert()
+                insert(Message)
                 .values(
                     thread_id=thread_id,
                     author_id=author_id,

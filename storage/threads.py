@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, func, literal, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,8 +14,8 @@ from protocol.values import Thread as ThreadValue
 from protocol.values import format_time
 from storage.errors import NotFound
 from storage.models import Firm, Message, Participant, Thread
+from storage.rows import AnyRow
 from storage.viewer import Viewer, message_kind_visible, thread_visible
-
 
 _COLUMNS = (
     Thread.id,
@@ -33,7 +33,7 @@ _CLIENT_COLUMNS = (
 )
 
 
-def _columns(viewer: Viewer) -> tuple[ColumnElement[Any], ...]:
+def _columns(viewer: Viewer) -> tuple[Any, ...]:
     return _CLIENT_COLUMNS if viewer.is_client else _COLUMNS
 
 
@@ -59,7 +59,7 @@ async def create_thread(
     now: datetime,
 ) -> int:
     result = await conn.execute(
-        Thread.__table__.insert()
+        insert(Thread)
         .values(
             firm_id=firm_id,
             client_account_id=client_account_id,
@@ -78,7 +78,10 @@ async def add_participants(conn: AsyncConnection, thread_id: int, user_ids: list
     """Add users to a thread; those already in it are left as they are."""
     if not user_ids:
         return
-    rows = [{"thread_id": thread_id, "user_id": uid, "last_read_message_id": 0, "notify": True, "joined_at": now} for uid in user_ids]
+    rows = [
+        {"thread_id": thread_id, "user_id": uid, "last_read_message_id": 0, "notify": True, "joined_at": now}
+        for uid in user_ids
+    ]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(dialect.insert(Participant).values(rows).on_conflict_do_nothing())
 
@@ -131,9 +134,7 @@ async def touch_thread(
     await conn.execute(update(Thread).where(Thread.id == thread_id).values(**values))
 
 
-async def mark_read(
-    conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime
-) -> int | None:
+async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime) -> int | None:
     """Move the user's read marker forward to ``message_id``. Returns where it was before, or None
     when it was already there or past."""
     await add_participants(conn, thread_id, [user_id], now)
@@ -171,7 +172,7 @@ def _unread(viewer: Viewer) -> ScalarSelect[int]:
     )
 
 
-def _value(row: Row[Any]) -> ThreadValue:
+def _value(row: AnyRow) -> ThreadValue:
     return ThreadValue(
         id=row.id,
         subject=row.subject,
@@ -207,7 +208,5 @@ async def get_threads(conn: AsyncConnection, viewer: Viewer, thread_ids: list[in
 
 async def threads_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadValue]:
     """Threads as they are now, with ``unread`` left at 0 for the caller to set."""
-    rows = await conn.execute(
-        select(*_COLUMNS, literal(0).label("unread")).where(Thread.id.in_(thread_ids))
-    )
+    rows = await conn.execute(select(*_COLUMNS, literal(0).label("unread")).where(Thread.id.in_(thread_ids)))
     return {row.id: _value(row) for row in rows}

@@ -35,9 +35,7 @@ def thread_visible(viewer: Viewer) -> ColumnElement[bool]:
         return in_firm
     member = exists().where(Participant.thread_id == Thread.id, Participant.user_id == viewer.user_id)
     if viewer.is_client:
-        own_account = (
-            Thread.client_account_id == viewer.client_account_id if viewer.client_account_id else false()
-        )
+        own_account = Thread.client_account_id == viewer.client_account_id if viewer.client_account_id else false()
         return and_(in_firm, or_(own_account, member))
     return and_(in_firm, member)
 

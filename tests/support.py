@@ -58,7 +58,19 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed; the test command installs it (scripts/test)")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._cmd = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+        self._cmd = [
+            executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

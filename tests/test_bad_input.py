@@ -54,7 +54,9 @@ async def test_frames_of_the_wrong_kind_for_the_subprotocol(cast: Cast, connect:
     await msgpack_client.send_raw('{"op": "ping", "id": 1}')
     assert (await msgpack_client.next_frame(lambda f: f.get("op") == "error"))["code"] == "bad_request"
     await msgpack_client.send_raw(b"\xc1\xff\x00")
-    assert (await msgpack_client.next_frame(lambda f: f.get("op") == "error" and f["id"] is None))["code"] == "bad_request"
+    assert (await msgpack_client.next_frame(lambda f: f.get("op") == "error" and f["id"] is None))[
+        "code"
+    ] == "bad_request"
     assert await msgpack_client.ok("ping")
 
 
@@ -110,8 +112,20 @@ async def test_a_firm_sees_nothing_of_another_firm(cast: Cast, connect: Connect,
     thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
     intruder = await connect(other_firm.token(other_firm.staff))
     assert (await intruder.call("history", thread_id=thread_id))["code"] == "not_found"
-    assert (await intruder.call("thread.create", subject="x", body="y", client_msg_id=new_id(), client_account_id=cast.client.client_account_id))["code"] == "not_found"
-    assert (await intruder.call("thread.create", subject="x", body="y", client_msg_id=new_id(), participants=[cast.staff.id]))["code"] == "not_found"
+    assert (
+        await intruder.call(
+            "thread.create",
+            subject="x",
+            body="y",
+            client_msg_id=new_id(),
+            client_account_id=cast.client.client_account_id,
+        )
+    )["code"] == "not_found"
+    assert (
+        await intruder.call(
+            "thread.create", subject="x", body="y", client_msg_id=new_id(), participants=[cast.staff.id]
+        )
+    )["code"] == "not_found"
     assert all(t["id"] != thread_id for t in (await intruder.ok("threads"))["threads"])
     await staff.ok("send", thread_id=thread_id, body="private to firm one", client_msg_id=new_id())
     assert await intruder.quiet(0.3) == []
@@ -132,7 +146,12 @@ async def test_rate_limit_answers_rate_limited_and_recovers(cast: Cast, connect:
 async def test_bad_revoked_and_missing_credentials_are_refused_at_the_handshake(
     cast: Cast, server: ChatdProcess, services: object
 ) -> None:
-    for headers in ({}, {"Authorization": "Bearer chatd_nope"}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Cookie": "chatd_session=forged"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer chatd_nope"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Cookie": "chatd_session=forged"},
+    ):
         with pytest.raises(websockets.InvalidStatus) as refused:
             await websockets.connect(server.ws_url, additional_headers=headers)
         assert refused.value.response.status_code == 403
@@ -151,7 +170,9 @@ async def test_bad_revoked_and_missing_credentials_are_refused_at_the_handshake(
 async def test_unknown_subprotocol_is_refused(cast: Cast, server: ChatdProcess) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(
-            server.ws_url, subprotocols=["chatd.v9"], additional_headers={"Authorization": f"Bearer {cast.token(cast.client)}"}  # type: ignore[list-item]
+            server.ws_url,
+            subprotocols=["chatd.v9"],
+            additional_headers={"Authorization": f"Bearer {cast.token(cast.client)}"},  # type: ignore[list-item]
         )
     assert refused.value.response.status_code == 400
 
@@ -168,7 +189,13 @@ async def test_cookie_sessions_need_an_allowed_origin(tmp_path: Path) -> None:
             assert login.status_code == 200
             cookie = f"chatd_session={login.cookies['chatd_session']}"
         allowed = ["https://app.example.test", process.base_url]
-        refused = [None, "null", "https://evil.example.test", "https://app.example.test.evil.test", "http://app.example.test"]
+        refused = [
+            None,
+            "null",
+            "https://evil.example.test",
+            "https://app.example.test.evil.test",
+            "http://app.example.test",
+        ]
         for origin in allowed:
             headers = {"Cookie": cookie, "Origin": origin}
             client = await WsClient.connect(process.ws_url, headers=headers)
@@ -191,8 +218,12 @@ async def test_history_takes_before_or_after_not_both(cast: Cast, connect: Conne
 
 async def test_clients_cannot_probe_the_firms_users(cast: Cast, connect: Connect) -> None:
     client = await connect(cast.token(cast.client))
-    staff_probe = await client.call("thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[cast.staff.id])
-    other_probe = await client.call("thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[cast.other_client.id])
+    staff_probe = await client.call(
+        "thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[cast.staff.id]
+    )
+    other_probe = await client.call(
+        "thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[cast.other_client.id]
+    )
     missing = await client.call("thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[10**9])
     assert staff_probe["code"] == other_probe["code"] == missing["code"] == "not_found"
     assert (await client.ok("threads"))["threads"] == []

@@ -84,8 +84,12 @@ async def test_per_thread_order_is_the_order_of_ids(cast: Cast, connect: Connect
     client = await connect(cast.token(cast.client))
     thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
     for n in range(6):
-        await staff.conn.send(staff.encode({"op": "send", "thread_id": thread_id, "body": f"a{n}", "client_msg_id": new_id()}))
-        await staff2.conn.send(staff2.encode({"op": "send", "thread_id": thread_id, "body": f"b{n}", "client_msg_id": new_id()}))
+        await staff.conn.send(
+            staff.encode({"op": "send", "thread_id": thread_id, "body": f"a{n}", "client_msg_id": new_id()})
+        )
+        await staff2.conn.send(
+            staff2.encode({"op": "send", "thread_id": thread_id, "body": f"b{n}", "client_msg_id": new_id()})
+        )
     await client.next_frame(lambda f: sum(1 for e in client.events if e["type"] == "message.created") >= 13, timeout=10)
     ids = [e["data"]["message"]["id"] for e in client.events if e["type"] == "message.created"]
     assert ids == sorted(ids)

@@ -36,21 +36,69 @@ async def test_an_operator_sets_up_a_firm_from_the_command_line(tmp_path: Path) 
     migrated = chatd(tmp_path, "migrate")
     assert migrated.returncode == 0, migrated.stderr
     firm = chatd_json(tmp_path, "create-firm", "--name", "Cabinet Leroy")
-    assert firm["id"] >= 1 and firm["name"] == "Cabinet Leroy"
-    owner = chatd_json(tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "Anne@Leroy.test", "--name", "Anne", "--role", "owner", "--password", "long enough pass")
-    assert owner["email"] == "anne@leroy.test" and owner["role"] == "owner"
-    client = chatd_json(tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "c@x.test", "--name", "Chloé", "--role", "client", "--password", "long enough pass")
+    assert firm["id"] >= 1
+    assert firm["name"] == "Cabinet Leroy"
+    owner = chatd_json(
+        tmp_path,
+        "create-user",
+        "--firm",
+        str(firm["id"]),
+        "--email",
+        "Anne@Leroy.test",
+        "--name",
+        "Anne",
+        "--role",
+        "owner",
+        "--password",
+        "long enough pass",
+    )
+    assert owner["email"] == "anne@leroy.test"
+    assert owner["role"] == "owner"
+    client = chatd_json(
+        tmp_path,
+        "create-user",
+        "--firm",
+        str(firm["id"]),
+        "--email",
+        "c@x.test",
+        "--name",
+        "Chloé",
+        "--role",
+        "client",
+        "--password",
+        "long enough pass",
+    )
     assert client["client_account_id"] is not None
-    spouse = chatd_json(tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "s@x.test", "--name", "Sam", "--role", "client", "--client-account", str(client["client_account_id"]))
+    spouse = chatd_json(
+        tmp_path,
+        "create-user",
+        "--firm",
+        str(firm["id"]),
+        "--email",
+        "s@x.test",
+        "--name",
+        "Sam",
+        "--role",
+        "client",
+        "--client-account",
+        str(client["client_account_id"]),
+    )
     assert spouse["client_account_id"] == client["client_account_id"]
-    bot = chatd_json(tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "bot@x.test", "--name", "FAQ", "--role", "bot")
+    bot = chatd_json(
+        tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "bot@x.test", "--name", "FAQ", "--role", "bot"
+    )
     token = chatd_json(tmp_path, "create-token", "--user", str(bot["id"]))
-    assert token["token"].startswith("chatd_") and token["user_id"] == bot["id"]
+    assert token["token"].startswith("chatd_")
+    assert token["user_id"] == bot["id"]
 
-    duplicate = chatd(tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "c@x.test", "--name", "Again", "--role", "staff")
-    assert duplicate.returncode == 2 and "exists" in duplicate.stderr
+    duplicate = chatd(
+        tmp_path, "create-user", "--firm", str(firm["id"]), "--email", "c@x.test", "--name", "Again", "--role", "staff"
+    )
+    assert duplicate.returncode == 2
+    assert "exists" in duplicate.stderr
     no_firm = chatd(tmp_path, "create-user", "--firm", "999", "--email", "z@x.test", "--name", "Z", "--role", "staff")
-    assert no_firm.returncode == 2 and "not found" in no_firm.stderr
+    assert no_firm.returncode == 2
+    assert "not found" in no_firm.stderr
 
     server = ChatdProcess(tmp_path)
     server.start()

@@ -16,8 +16,14 @@ async def test_same_client_msg_id_twice_stores_one_message(cast: Cast, connect: 
     second = await client.ok("send", thread_id=thread_id, body="Here is my payslip", client_msg_id=key)
     assert first == second
     await staff.event("message.created", message__id=first["message"]["id"])
-    assert [e for e in await staff.quiet(0.3, "message.created") if e["data"]["message"]["id"] != first["message"]["id"]] == []
-    delivered = [e for e in staff.events if e["type"] == "message.created" and e["data"]["message"]["body"] == "Here is my payslip"]
+    assert [
+        e for e in await staff.quiet(0.3, "message.created") if e["data"]["message"]["id"] != first["message"]["id"]
+    ] == []
+    delivered = [
+        e
+        for e in staff.events
+        if e["type"] == "message.created" and e["data"]["message"]["body"] == "Here is my payslip"
+    ]
     assert len(delivered) == 1
     history = await staff.ok("history", thread_id=thread_id)
     assert [m["body"] for m in history["messages"]].count("Here is my payslip") == 1
@@ -40,7 +46,12 @@ async def test_retry_after_reconnect_returns_the_same_message(cast: Cast, connec
 async def test_thread_create_is_idempotent(cast: Cast, connect: Connect) -> None:
     staff = await connect(cast.token(cast.staff))
     key = new_id()
-    fields = {"subject": "Lease renewal", "body": "Shall we renew?", "client_msg_id": key, "client_account_id": cast.client.client_account_id}
+    fields = {
+        "subject": "Lease renewal",
+        "body": "Shall we renew?",
+        "client_msg_id": key,
+        "client_account_id": cast.client.client_account_id,
+    }
     first = await staff.ok("thread.create", **fields)
     second = await staff.ok("thread.create", **fields)
     assert first["thread"]["id"] == second["thread"]["id"]

@@ -64,9 +64,21 @@ async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp
         # Enough bytes to fill the kernel's loopback buffers (several MB) and then the session's queue.
         body, total = "x" * 9000, 800
         for n in range(total):
-            await staff.conn.send(staff.encode({"op": "send", "id": n + 1, "thread_id": thread_id, "body": f"{n} {body}", "client_msg_id": new_id()}))
+            await staff.conn.send(
+                staff.encode(
+                    {
+                        "op": "send",
+                        "id": n + 1,
+                        "thread_id": thread_id,
+                        "body": f"{n} {body}",
+                        "client_msg_id": new_id(),
+                    }
+                )
+            )
         await staff.next_frame(lambda f: f.get("id") == total and f.get("op") == "ok", timeout=60)
-        await reader.next_frame(lambda f: sum(1 for e in reader.events if e["type"] == "message.created") > total, timeout=30)
+        await reader.next_frame(
+            lambda f: sum(1 for e in reader.events if e["type"] == "message.created") > total, timeout=30
+        )
         assert "too far behind" in process.log()
         sleeper.conn.transport.resume_reading()  # type: ignore[attr-defined]
         await asyncio.wait_for(sleeper.closed.wait(), 20)

@@ -18,7 +18,9 @@ async def test_a_note_never_reaches_a_client(cast: Cast, connect: Connect) -> No
     listed_before = (await client.ok("threads"))["threads"][0]
     before = listed_before["unread"]
 
-    note = await staff.ok("send", thread_id=thread_id, body="Client is late on VAT again", client_msg_id=new_id(), kind="note")
+    note = await staff.ok(
+        "send", thread_id=thread_id, body="Client is late on VAT again", client_msg_id=new_id(), kind="note"
+    )
     assert note["message"]["kind"] == "note"
     await staff.ok("typing", thread_id=thread_id, kind="note")
     # Staff get the note and the note-typing, live.
@@ -56,7 +58,9 @@ async def test_a_note_never_reaches_a_client(cast: Cast, connect: Connect) -> No
     await back.ok("resume", after_event_id=anchor)
     assert back.events == []
     # Clients cannot write notes.
-    assert (await client.call("send", thread_id=thread_id, body="n", client_msg_id=new_id(), kind="note"))["code"] == "bad_request"
+    assert (await client.call("send", thread_id=thread_id, body="n", client_msg_id=new_id(), kind="note"))[
+        "code"
+    ] == "bad_request"
     assert (await client.call("typing", thread_id=thread_id, kind="note"))["code"] == "bad_request"
 
 

@@ -26,7 +26,9 @@ async def test_resume_replays_exactly_the_missed_events(cast: Cast, connect: Con
         missed.append(sent["message"]["id"])
     edited = await staff.ok("edit", message_id=missed[0], body="while away 0 (edited)")
     deleted = await staff.ok("delete", message_id=missed[1])
-    await staff.ok("send", thread_id=thread_id, body="a note the client must not get", client_msg_id=new_id(), kind="note")
+    await staff.ok(
+        "send", thread_id=thread_id, body="a note the client must not get", client_msg_id=new_id(), kind="note"
+    )
 
     back = await connect(cast.token(cast.client))
     assert back.hello["event_id"] > last_seen
@@ -35,7 +37,8 @@ async def test_resume_replays_exactly_the_missed_events(cast: Cast, connect: Con
     assert result == {"replayed": len(replayed)}
     assert [e["type"] for e in replayed] == ["message.created"] * 5 + ["message.updated", "message.deleted"]
     ids = [e["event_id"] for e in replayed]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
     assert [e["data"]["message"]["id"] for e in replayed[:5]] == missed
     assert replayed[5]["data"]["message"]["body"] == edited["message"]["body"]
     assert replayed[6]["data"]["message"]["deleted_at"] == deleted["message"]["deleted_at"]
@@ -46,7 +49,8 @@ async def test_resume_replays_exactly_the_missed_events(cast: Cast, connect: Con
     sent = await staff.ok("send", thread_id=thread_id, body="welcome back", client_msg_id=new_id())
     await back.event("message.created", message__id=sent["message"]["id"])
     event_ids = [e["event_id"] for e in back.events]
-    assert event_ids == sorted(event_ids) and len(set(event_ids)) == len(event_ids)
+    assert event_ids == sorted(event_ids)
+    assert len(set(event_ids)) == len(event_ids)
 
 
 async def test_live_events_wait_for_the_resume(cast: Cast, connect: Connect) -> None:
@@ -64,7 +68,11 @@ async def test_live_events_wait_for_the_resume(cast: Cast, connect: Connect) -> 
     bodies = [e["data"]["message"]["body"] for e in back.events if e["type"] == "message.created"]
     assert bodies == ["missed", "live after hello"]
     ok_index = next(i for i, f in enumerate(back.frames) if f.get("op") == "ok")
-    live_index = next(i for i, f in enumerate(back.frames) if f.get("op") == "event" and f["data"]["message"]["body"] == "live after hello")
+    live_index = next(
+        i
+        for i, f in enumerate(back.frames)
+        if f.get("op") == "event" and f["data"]["message"]["body"] == "live after hello"
+    )
     assert live_index > ok_index
 
 
@@ -135,3 +143,38 @@ async def test_resync_required_past_what_is_kept(tmp_path: Path, reason: str) ->
             await client.close()
     finally:
         process.stop()
+
+
+async def test_a_replay_longer_than_the_outbound_queue_completes(tmp_path: Path) -> None:
+    process = ChatdProcess(tmp_path, env={"CHATD_OUTBOUND_QUEUE": "5", "CHATD_REQUESTS_PER_SECOND": "1000"})
+    process.start()
+    try:
+        async with seeder(tmp_path, process.env) as services:
+            cast = await make_cast(services)
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
+        thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+        anchor = staff.hello["event_id"]
+        for n in range(30):
+            await staff.ok("send", thread_id=thread_id, body=f"m{n}", client_msg_id=new_id())
+        client = await WsClient.connect(process.ws_url, cast.token(cast.client))
+        assert (await client.ok("resume", after_event_id=anchor))["replayed"] == 32
+        bodies = [e["data"]["message"]["body"] for e in client.events if e["type"] == "message.created"]
+        assert bodies[1:] == [f"m{n}" for n in range(30)]
+        await staff.close()
+        await client.close()
+    finally:
+        process.stop()
+
+
+async def test_a_late_resume_repeats_nothing(cast: Cast, connect: Connect) -> None:
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    anchor = staff.hello["event_id"]
+    client = await connect(cast.token(cast.client))
+    await client.ok("ping")
+    sent = await staff.ok("send", thread_id=thread_id, body="live", client_msg_id=new_id())
+    await client.event("message.created", message__id=sent["message"]["id"])
+    await client.ok("resume", after_event_id=anchor)
+    event_ids = [e["event_id"] for e in client.events]
+    assert len(event_ids) == len(set(event_ids))
+    assert sum(e["type"] == "thread.created" for e in client.events) == 1

@@ -48,22 +48,35 @@ async def test_a_client_on_each_process_chats_live(tmp_path: Path, pair: tuple[C
 
     # Both sides write at once: every session sees every message once, in id order.
     for n in range(10):
-        await staff.conn.send(staff.encode({"op": "send", "thread_id": thread_id, "body": f"s{n}", "client_msg_id": new_id()}))
-        await client.conn.send(client.encode({"op": "send", "thread_id": thread_id, "body": f"c{n}", "client_msg_id": new_id()}))
+        await staff.conn.send(
+            staff.encode({"op": "send", "thread_id": thread_id, "body": f"s{n}", "client_msg_id": new_id()})
+        )
+        await client.conn.send(
+            client.encode({"op": "send", "thread_id": thread_id, "body": f"c{n}", "client_msg_id": new_id()})
+        )
     for viewer in (staff, client, staff2):
         await viewer.next_frame(
-            lambda f, v=viewer: sum(1 for e in v.events if e["type"] == "message.created" and e["data"]["message"]["body"][1:].isdigit()) >= 20,
+            lambda f, v=viewer: (
+                sum(
+                    1 for e in v.events if e["type"] == "message.created" and e["data"]["message"]["body"][1:].isdigit()
+                )
+                >= 20
+            ),
             timeout=10,
         )
         ids = [e["data"]["message"]["id"] for e in viewer.events if e["type"] == "message.created"]
-        assert ids == sorted(ids) and len(ids) == len(set(ids))
+        assert ids == sorted(ids)
+        assert len(ids) == len(set(ids))
         event_ids = [e["event_id"] for e in viewer.events if "event_id" in e]
-        assert event_ids == sorted(event_ids) and len(event_ids) == len(set(event_ids))
+        assert event_ids == sorted(event_ids)
+        assert len(event_ids) == len(set(event_ids))
     for c in (staff, client, staff2):
         await c.close()
 
 
-async def test_redis_restart_loses_nothing(tmp_path: Path, redis_server: RedisServer, pair: tuple[ChatdProcess, ChatdProcess]) -> None:
+async def test_redis_restart_loses_nothing(
+    tmp_path: Path, redis_server: RedisServer, pair: tuple[ChatdProcess, ChatdProcess]
+) -> None:
     """While Redis is down, sends succeed and same-process delivery goes on; after it is back, the
     other process fills what it missed from SQL."""
     one, two = pair

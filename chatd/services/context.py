@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +35,5 @@ class Services:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""
         for session in self.hub.sessions():
             session.request_close(CloseCode.GOING_AWAY, "server shutting down: reconnect and resume")
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while self.hub.sessions() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hub.emptied(), timeout_s)

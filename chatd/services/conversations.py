@@ -73,9 +73,10 @@ class Conversations:
                 if existing.value.thread_id not in found:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return found[existing.value.thread_id], existing.for_author()
-            if client_account_id is not None and await directory_store.client_account_firm(
-                conn, client_account_id
-            ) != user.firm_id:
+            if (
+                client_account_id is not None
+                and await directory_store.client_account_firm(conn, client_account_id) != user.firm_id
+            ):
                 raise errors.NotFound(f"client account {client_account_id} not found")
             members = await self._check_participants(conn, account, participants, client_account_id)
             thread_id = await thread_store.create_thread(
@@ -231,7 +232,9 @@ class Conversations:
             if after < await event_store.pruned_through(conn):
                 raise errors.ResyncRequired("events after that id are no longer kept: refetch threads and history")
             limit = self._settings.max_replay_events
-            records = await event_store.events_for_viewer(conn, account.viewer, after=after, through=through, limit=limit + 1)
+            records = await event_store.events_for_viewer(
+                conn, account.viewer, after=after, through=through, limit=limit + 1
+            )
             if len(records) > limit:
                 raise errors.ResyncRequired(f"more than {limit} events were missed: refetch threads and history")
             return await rendering.render(conn, records)
@@ -333,9 +336,7 @@ class Conversations:
         except StorageNotFound:
             raise errors.NotFound(f"thread {thread_id} not found") from None
 
-    async def _visible_message(
-        self, conn: AsyncConnection, account: Account, message_id: int
-    ) -> StoredMessage:
+    async def _visible_message(self, conn: AsyncConnection, account: Account, message_id: int) -> StoredMessage:
         try:
             return await message_store.visible_message(conn, account.viewer, message_id)
         except StorageNotFound:
