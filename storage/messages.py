@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -174,3 +174,8 @@ async def newest_visible_id_at_or_before(conn: AsyncConnection, thread_id: int, 
         .limit(1)
     )
     return 0 if found is None else int(found)
+
+
+async def first_message_id(conn: AsyncConnection, thread_id: int) -> int | None:
+    found = await conn.scalar(select(func.min(Message.id)).where(Message.thread_id == thread_id))
+    return None if found is None else int(found)

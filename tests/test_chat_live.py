@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import Cast, Connect, new_id, open_thread
@@ -95,3 +97,19 @@ async def test_per_thread_order_is_the_order_of_ids(cast: Cast, connect: Connect
     assert ids == sorted(ids)
     history = await client.ok("history", thread_id=thread_id, limit=100)
     assert [m["id"] for m in history["messages"]] == ids
+
+
+async def test_typing_is_throttled_to_one_fan_out_per_two_seconds(cast: Cast, connect: Connect) -> None:
+    staff = await connect(cast.token(cast.staff))
+    client = await connect(cast.token(cast.client))
+    await client.ok("ping")
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    for _ in range(5):
+        await client.ok("typing", thread_id=thread_id)
+    await staff.event("typing", thread_id=thread_id)
+    assert len(await staff.quiet(1.0, "typing")) == 0
+    assert sum(e["type"] == "typing" for e in staff.events) == 1
+    await asyncio.sleep(1.1)
+    await client.ok("typing", thread_id=thread_id)
+    await staff.event("typing", thread_id=thread_id)
+    assert sum(e["type"] == "typing" for e in staff.events) == 2

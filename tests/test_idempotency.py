@@ -69,3 +69,18 @@ async def test_reusing_a_key_in_another_thread_is_a_conflict(cast: Cast, connect
     answer = await staff.call("send", thread_id=two, body="first", client_msg_id=key)
     assert answer["code"] == "conflict"
     assert (await staff.ok("history", thread_id=two))["messages"][-1]["body"] != "first"
+
+
+async def test_a_send_key_cannot_open_a_thread(cast: Cast, connect: Connect) -> None:
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    key = new_id()
+    await staff.ok("send", thread_id=thread_id, body="a reply", client_msg_id=key)
+    answer = await staff.call(
+        "thread.create",
+        subject="New",
+        body="a reply",
+        client_msg_id=key,
+        client_account_id=cast.client.client_account_id,
+    )
+    assert answer["code"] == "conflict"

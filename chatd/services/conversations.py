@@ -69,10 +69,13 @@ class Conversations:
         async with self._db.write() as conn:
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
-                found = await thread_store.get_threads(conn, account.viewer, [existing.value.thread_id])
-                if existing.value.thread_id not in found:
-                    raise errors.Conflict("client_msg_id was used for a message in another thread")
-                return found[existing.value.thread_id], existing.for_author()
+                # A retry: the key must be the one that opened a thread the caller still sees.
+                thread_id = existing.value.thread_id
+                found = await thread_store.get_threads(conn, account.viewer, [thread_id])
+                opened = await message_store.first_message_id(conn, thread_id) == existing.value.id
+                if thread_id not in found or not opened:
+                    raise errors.Conflict("client_msg_id was used for another message")
+                return found[thread_id], existing.for_author()
             if (
                 client_account_id is not None
                 and await directory_store.client_account_firm(conn, client_account_id) != user.firm_id

@@ -1,0 +1,120 @@
+"""The hub in isolation: encode once per variant and format, deliver in id order, fill gaps from
+the event log, drop typing rather than block, and never deliver across firms."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from chatd.bus import Audience, BusEvent
+from chatd.hub import Hub
+from chatd.session import Session
+from protocol.values import Role, User
+from storage.directory import Account
+
+
+def _session(
+    user_id: int, role: Role, *, binary: bool = False, firm_id: int = 1, account: int | None = None
+) -> Session:
+    user = User(id=user_id, firm_id=firm_id, name="u", email=f"u{user_id}@x.test", role=role, client_account_id=account)
+    session = Session(
+        Account(user=user, password_hash=None, active=True, firm_shares_threads=True),
+        binary=binary,
+        queue_size=10,
+        session_id=str(user_id),
+    )
+    session.open_gate()
+    return session
+
+
+def _event(event_id: int | None, *, staff_only: bool = False, firm_id: int = 1) -> BusEvent:
+    return BusEvent(
+        type="message.created" if event_id else "typing",
+        event_id=event_id,
+        audience=Audience(firm_id=firm_id, all_staff=True, client_account_id=7, user_ids=(), staff_only=staff_only),
+        data={"n": event_id},
+        own_user_id=1,
+        own_data={"n": event_id, "mine": True},
+    )
+
+
+def _queued(session: Session) -> list[object]:
+    return list(session._queue._queue)  # type: ignore[attr-defined]
+
+
+def _numbers(session: Session) -> list[int]:
+    return [msgspec.json.decode(frame)["data"]["n"] for frame in _queued(session)]  # type: ignore[call-overload]
+
+
+async def _no_sql(after: int, through: int) -> list[BusEvent]:
+    return []
+
+
+async def _zero() -> int:
+    return 0
+
+
+async def test_each_variant_and_format_is_encoded_once() -> None:
+    hub = Hub(_no_sql, _zero)
+    await hub.start()
+    author = _session(1, Role.STAFF)
+    staff = [_session(n, Role.STAFF) for n in (2, 3)]
+    binary_staff = [_session(n, Role.STAFF, binary=True) for n in (4, 5)]
+    clients = [_session(n, Role.CLIENT, account=7) for n in (6, 8)]
+    for session in (author, *staff, *binary_staff, *clients):
+        hub.add(session)
+    hub.receive(_event(1))
+    assert _queued(staff[0])[0] is _queued(staff[1])[0]
+    assert _queued(binary_staff[0])[0] is _queued(binary_staff[1])[0]
+    assert _queued(clients[0])[0] is _queued(staff[0])[0]  # no client variant: the same bytes
+    assert isinstance(_queued(binary_staff[0])[0], bytes)
+    assert '"mine":true' in str(_queued(author)[0])
+    assert '"mine"' not in str(_queued(staff[0])[0])
+
+
+async def test_staff_only_events_and_other_firms() -> None:
+    hub = Hub(_no_sql, _zero)
+    await hub.start()
+    client = _session(6, Role.CLIENT, account=7)
+    outsider = _session(9, Role.STAFF, firm_id=2)
+    staff = _session(2, Role.STAFF)
+    for session in (client, outsider, staff):
+        hub.add(session)
+    hub.receive(_event(1, staff_only=True))
+    assert _queued(client) == []
+    assert _queued(outsider) == []
+    assert len(_queued(staff)) == 1
+
+
+async def test_out_of_order_events_are_delivered_in_order_and_gaps_filled_from_sql() -> None:
+    stored = {2: _event(2)}
+
+    async def from_sql(after: int, through: int) -> list[BusEvent]:
+        return [stored[i] for i in sorted(stored) if after < i <= through]
+
+    hub = Hub(from_sql, _zero, gap_wait_s=0.01)
+    await hub.start()
+    staff = _session(2, Role.STAFF)
+    hub.add(staff)
+    hub.receive(_event(3))
+    hub.receive(_event(1))
+    assert _numbers(staff) == [1]  # 3 waits for 2
+    await asyncio.sleep(0.1)  # event 2 never came over the bus: read from SQL
+    assert _numbers(staff) == [1, 2, 3]
+    hub.receive(_event(2))  # the late doorbell is a duplicate now
+    assert _numbers(staff) == [1, 2, 3]
+
+
+async def test_typing_is_dropped_when_a_queue_is_full_and_durable_overflow_closes() -> None:
+    hub = Hub(_no_sql, _zero)
+    await hub.start()
+    slow = _session(2, Role.STAFF)
+    hub.add(slow)
+    for n in range(1, 11):
+        hub.receive(_event(n))
+    hub.receive(_event(None))
+    assert slow.close_reason is None
+    hub.receive(_event(11))
+    assert slow.close_reason is not None
+    assert slow.close_reason[0] == 4001
