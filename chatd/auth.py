@@ -26,6 +26,7 @@ from storage.directory import Account
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "chatd_session"
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 TOKEN_PREFIX = "chatd_"  # noqa: S105 (a recognisable prefix, not a secret)
 
 
@@ -98,11 +99,14 @@ class Auth:
             return None
         async with self._db.read() as conn:
             found = await store.account_for_token(conn, digest(token))
-        if found is None or not found[1].active:
+        if found is None or not found[2].active:
             return None
-        token_id, account = found
-        async with self._db.write() as conn:
-            await store.touch_api_token(conn, token_id, self._clock.now())
+        token_id, last_used, account = found
+        now = self._clock.now()
+        # Record use at most once a minute: a write per bot request would queue on SQLite's lock.
+        if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
+            async with self._db.write() as conn:
+                await store.touch_api_token(conn, token_id, now)
         return account
 
     async def authenticate(self, headers: Headers, cookies: dict[str, str]) -> tuple[Account, bool] | None:

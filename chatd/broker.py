@@ -8,6 +8,7 @@ subscribes again, so an outage delays cross-process delivery but loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Protocol
@@ -106,24 +107,33 @@ class RedisBroker:
     async def _listen(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
-                self.connected.set()
-                backoff = 0.1
-                assert self._hub is not None
-                # Whatever was committed while we were not listening comes from SQL.
-                await self._hub.catch_up()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._receive(message["data"])
+                await self._subscribe_and_deliver()
             except (RedisError, OSError) as exc:
-                self.connected.clear()
-                self.reconnects += 1
                 logger.warning("redis subscription lost (%s); reconnecting in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff_s)
-            finally:
+            except Exception:
+                # Never die quietly: a listener that stops would silently split the processes.
+                logger.exception("redis listener failed; resubscribing in %.1fs", backoff)
+            if self.connected.is_set():
+                backoff = 0.1  # it was up: start the backoff over
+            self.connected.clear()
+            self.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _subscribe_and_deliver(self) -> None:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(CHANNEL)
+            self.connected.set()
+            assert self._hub is not None
+            # Whatever was committed while we were not listening comes from SQL.
+            await self._hub.catch_up()
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._receive(message["data"])
+        finally:
+            with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     def _receive(self, payload: bytes) -> None:

@@ -54,6 +54,8 @@ class Database:
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         async with self.engine.connect() as conn:
+            # Under the write lock, two processes starting at once migrate one after the other.
+            await conn.execution_options(sqlite_begin="IMMEDIATE")
             await conn.run_sync(_upgrade)
             await conn.commit()
 

@@ -174,18 +174,18 @@ async def create_api_token(conn: AsyncConnection, user_id: int, token_hash: str,
     return int(result.scalar_one())
 
 
-async def account_for_token(conn: AsyncConnection, token_hash: str) -> tuple[int, Account] | None:
-    """The live token's id and its user, or None if unknown or revoked."""
+async def account_for_token(conn: AsyncConnection, token_hash: str) -> tuple[int, datetime | None, Account] | None:
+    """The live token's id, when it was last used, and its user; None if unknown or revoked."""
     row = (
         await conn.execute(
-            select(ApiToken.id, ApiToken.user_id).where(
+            select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
                 ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None)
             )
         )
     ).one_or_none()
     if row is None:
         return None
-    return int(row[0]), await get_account(conn, int(row[1]))
+    return row.id, row.last_used_at, await get_account(conn, row.user_id)
 
 
 async def touch_api_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
