@@ -70,20 +70,25 @@ async def insert_message(
     client_msg_id: str,
     now: datetime,
 ) -> StoredMessage:
+    statement = (
+        insert(Message)
+        .values(
+            thread_id=thread_id,
+            author_id=author_id,
+            kind=kind.value,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=now,
+        )
+        .returning(*_COLUMNS)
+    )
+    if conn.dialect.name == "sqlite":
+        # One writer at a time, and the caller looked for the key in this same transaction: a
+        # concurrent duplicate cannot happen, so the savepoint below would be a wasted round trip.
+        return _stored((await conn.execute(statement)).one())
     try:
         async with conn.begin_nested():
-            result = await conn.execute(
-                insert(Message)
-                .values(
-                    thread_id=thread_id,
-                    author_id=author_id,
-                    kind=kind.value,
-                    body=body,
-                    client_msg_id=client_msg_id,
-                    created_at=now,
-                )
-                .returning(*_COLUMNS)
-            )
+            result = await conn.execute(statement)
     except IntegrityError as exc:
         raise Duplicate(f"client_msg_id {client_msg_id!r}") from exc
     return _stored(result.one())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, case, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -151,6 +151,28 @@ async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message
         .values(last_read_message_id=message_id)
     )
     return int(previous)
+
+
+async def advance_read_marker(
+    conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime
+) -> None:
+    """Join the user to the thread if needed and move their read marker up to ``message_id``, in
+    one statement (the hot path of every send: authors have read what they write)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Participant).values(
+        thread_id=thread_id, user_id=user_id, last_read_message_id=message_id, notify=True, joined_at=now
+    )
+    newer = statement.excluded.last_read_message_id
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Participant.thread_id, Participant.user_id],
+            set_={
+                "last_read_message_id": case(
+                    (Participant.last_read_message_id < newer, newer), else_=Participant.last_read_message_id
+                )
+            },
+        )
+    )
 
 
 def _unread(viewer: Viewer) -> ScalarSelect[int]:

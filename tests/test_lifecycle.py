@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 from pathlib import Path
@@ -91,5 +92,28 @@ async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp
         assert len(got) == total, (replayed, len(got))  # every message sent after it connected
         for c in (staff, reader, back):
             await c.close()
+    finally:
+        process.stop()
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path: Path) -> None:
+    process = ChatdProcess(tmp_path, env={"CHATD_HEARTBEAT_S": "1"})
+    process.start()
+    try:
+        async with seeder(tmp_path, process.env) as services:
+            cast = await make_cast(services)
+        # ping_interval=None: the test client sends no pings of its own, so only the server's count.
+        alive = await WsClient.connect(process.ws_url, cast.token(cast.staff), ping_interval=None)
+        dead = await WsClient.connect(process.ws_url, cast.token(cast.client), ping_interval=None)
+        assert alive.hello["heartbeat_s"] == 1
+        dead.conn.transport.pause_reading()  # type: ignore[attr-defined]
+        await asyncio.sleep(3.5)
+        sessions = dict(re.findall(r"session (\w+) opened for user (\d+)", process.log()))
+        dead_session = next(sid for sid, uid in sessions.items() if int(uid) == cast.client.id)
+        alive_session = next(sid for sid, uid in sessions.items() if int(uid) == cast.staff.id)
+        assert f"session {dead_session} closed" in process.log()
+        assert f"session {alive_session} closed" not in process.log()
+        assert await alive.ok("ping")  # the live one is still served after several heartbeats
+        await alive.close()
     finally:
         process.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class Conversations:
         self._broker = broker
         self._clock = clock
         self._settings = settings
-        self._typing_sent: dict[tuple[int, int, MessageKind], float] = {}
+        self._typing_sent: dict[tuple[int, int], float] = {}
 
     # -- writes --
 
@@ -125,8 +126,8 @@ class Conversations:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
             message = await self._insert(conn, account, thread_id, body, client_msg_id, kind, now)
-            if user.id not in facts.participant_ids:
-                facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+            if user.id not in facts.participant_ids:  # the author just joined the thread
+                facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
             record = await event_store.append_event(
                 conn,
                 firm_id=user.firm_id,
@@ -180,10 +181,10 @@ class Conversations:
         self._publish(rendering.read_event(record, facts))
 
     async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
-        """Fan out at most once per user, thread and kind every TYPING_INTERVAL_S."""
+        """Fan out at most once per user and thread every TYPING_INTERVAL_S."""
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
-        key = (account.user.id, thread_id, kind)
+        key = (account.user.id, thread_id)
         moment = time.monotonic()
         if moment - self._typing_sent.get(key, -TYPING_INTERVAL_S) < TYPING_INTERVAL_S:
             return
@@ -297,7 +298,7 @@ class Conversations:
         await thread_store.touch_thread(
             conn, thread_id, message.value.id, now, seen_by_clients=kind is not MessageKind.NOTE
         )
-        await thread_store.mark_read(conn, thread_id, account.user.id, message.value.id, now)
+        await thread_store.advance_read_marker(conn, thread_id, account.user.id, message.value.id, now)
         return message
 
     async def _change(self, account: Account, message_id: int, body: str | None) -> Message:
@@ -348,7 +349,7 @@ class Conversations:
     def _as_seen_by(self, account: Account, message: StoredMessage) -> Message:
         return message.for_author() if message.value.author_id == account.user.id else message.value
 
-    def _remember_typing(self, key: tuple[int, int, MessageKind], moment: float) -> None:
+    def _remember_typing(self, key: tuple[int, int], moment: float) -> None:
         if len(self._typing_sent) > 10_000:
             cutoff = moment - TYPING_INTERVAL_S
             self._typing_sent = {k: t for k, t in self._typing_sent.items() if t > cutoff}

@@ -1,0 +1,64 @@
+"""Statement counts on the hot path, so a change that adds round trips to every send shows up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from sqlalchemy import event
+
+from chatd.services.context import Services
+from protocol.values import MessageKind, Role
+from tests.support import new_firm, seeder
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_services(tmp_path: Path) -> AsyncIterator[Services]:
+    async with seeder(tmp_path, {}) as services:
+        await services.db.migrate()
+        await services.hub.start()
+        await services.broker.start(services.hub)
+        yield services
+
+
+def _count_statements(services: Services) -> list[str]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(services.db.engine.sync_engine, "before_cursor_execute", record)
+    return statements
+
+
+async def test_a_send_is_one_transaction_of_eight_statements(live_services: Services) -> None:
+    firm = await new_firm(live_services)
+    staff = await live_services.directory.account((await firm.user(Role.STAFF)).id)
+    client_user = await firm.user(Role.CLIENT)
+    client = await live_services.directory.account(client_user.id)
+    assert staff is not None
+    assert client is not None
+    thread, _ = await live_services.conversations.create_thread(
+        staff,
+        subject="s",
+        body="b",
+        client_msg_id="k",
+        client_account_id=client_user.client_account_id,
+        participants=[],
+    )
+    statements = _count_statements(live_services)
+    for _ in range(3):
+        statements.clear()
+        await live_services.conversations.send(
+            client, thread_id=thread.id, body="hello", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
+        )
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert len(statements) <= 8, statements
+    statements.clear()
+    _message, _ = await live_services.conversations.history(
+        client, thread_id=thread.id, before=None, after=None, limit=1
+    )
+    assert len(statements) <= 4, statements
