@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,6 +84,19 @@ async def connect(server: ChatdProcess) -> AsyncIterator[Connect]:
     yield open_client
     for client in opened:
         await client.close()
+
+
+@contextlib.asynccontextmanager
+async def own_chatd(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[tuple[ChatdProcess, Cast]]:
+    """A chatd of the test's own, with its own settings, and a cast seeded in it."""
+    process = ChatdProcess(tmp_path, env=env)
+    process.start()
+    try:
+        async with seeder(tmp_path, env) as services:
+            cast = await make_cast(services)
+        yield process, cast
+    finally:
+        process.stop()
 
 
 def new_id() -> str:

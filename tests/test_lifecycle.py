@@ -8,7 +8,7 @@ import signal
 import socket
 from pathlib import Path
 
-from tests.conftest import make_cast, new_id, open_thread
+from tests.conftest import make_cast, new_id, open_thread, own_chatd
 from tests.support import ChatdProcess, WsClient, seeder
 
 
@@ -43,11 +43,8 @@ async def test_sigterm_closes_sessions_with_1001_and_loses_nothing(tmp_path: Pat
 
 
 async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp_path: Path) -> None:
-    process = ChatdProcess(tmp_path, env={"CHATD_OUTBOUND_QUEUE": "20", "CHATD_REQUESTS_PER_SECOND": "1000"})
-    process.start()
-    try:
-        async with seeder(tmp_path, process.env) as services:
-            cast = await make_cast(services)
+    settings = {"CHATD_OUTBOUND_QUEUE": "20", "CHATD_REQUESTS_PER_SECOND": "1000"}
+    async with own_chatd(tmp_path, settings) as (process, cast):
         staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
         reader = await WsClient.connect(process.ws_url, cast.token(cast.staff2))
         await reader.ok("ping")
@@ -92,16 +89,10 @@ async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp
         assert len(got) == total, (replayed, len(got))  # every message sent after it connected
         for c in (staff, reader, back):
             await c.close()
-    finally:
-        process.stop()
 
 
 async def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path: Path) -> None:
-    process = ChatdProcess(tmp_path, env={"CHATD_HEARTBEAT_S": "1"})
-    process.start()
-    try:
-        async with seeder(tmp_path, process.env) as services:
-            cast = await make_cast(services)
+    async with own_chatd(tmp_path, {"CHATD_HEARTBEAT_S": "1"}) as (process, cast):
         # ping_interval=None: the test client sends no pings of its own, so only the server's count.
         alive = await WsClient.connect(process.ws_url, cast.token(cast.staff), ping_interval=None)
         dead = await WsClient.connect(process.ws_url, cast.token(cast.client), ping_interval=None)
@@ -115,5 +106,3 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path: Path) -> N
         assert f"session {alive_session} closed" not in process.log()
         assert await alive.ok("ping")  # the live one is still served after several heartbeats
         await alive.close()
-    finally:
-        process.stop()

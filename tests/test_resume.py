@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from protocol.values import Role
-from tests.conftest import Cast, Connect, make_cast, new_id, open_thread
+from tests.conftest import Cast, Connect, make_cast, new_id, open_thread, own_chatd
 from tests.support import ChatdProcess, WsClient, new_firm, seeder
 
 
@@ -146,11 +146,8 @@ async def test_resync_required_past_what_is_kept(tmp_path: Path, reason: str) ->
 
 
 async def test_a_replay_longer_than_the_outbound_queue_completes(tmp_path: Path) -> None:
-    process = ChatdProcess(tmp_path, env={"CHATD_OUTBOUND_QUEUE": "5", "CHATD_REQUESTS_PER_SECOND": "1000"})
-    process.start()
-    try:
-        async with seeder(tmp_path, process.env) as services:
-            cast = await make_cast(services)
+    settings = {"CHATD_OUTBOUND_QUEUE": "5", "CHATD_REQUESTS_PER_SECOND": "1000"}
+    async with own_chatd(tmp_path, settings) as (process, cast):
         staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
         thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
         anchor = staff.hello["event_id"]
@@ -162,8 +159,6 @@ async def test_a_replay_longer_than_the_outbound_queue_completes(tmp_path: Path)
         assert bodies[1:] == [f"m{n}" for n in range(30)]
         await staff.close()
         await client.close()
-    finally:
-        process.stop()
 
 
 async def test_a_late_resume_repeats_nothing(cast: Cast, connect: Connect) -> None:
