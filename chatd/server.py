@@ -6,6 +6,7 @@ accepting, lets each session answer what it is doing, and closes it with 1001 (g
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
@@ -13,6 +14,16 @@ from starlette.applications import Starlette
 
 from chatd.config import Settings
 from chatd.services.context import Services
+
+
+class _DenialNoise(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs "ASGI callable returned without completing
+    handshake" at ERROR after every denial response (HTTP 403 with a JSON body), though the
+    response was sent: Kludex/uvicorn PR #3138. chatd's endpoint always accepts or denies, so the
+    line is noise that would page operators on every bad token. Drop it; remove once fixed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
 
 
 class Server(uvicorn.Server):
@@ -38,4 +49,5 @@ def serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=15,
         log_level="info",
     )
+    logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
     Server(config).run()

@@ -112,23 +112,22 @@ class Connection:
             self._reader.cancel()
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
+        """Stop both tasks; close the socket with the reason that ended the session, if any."""
         reader = self._reader
         assert reader is not None
-        client_left = reader.done() and not reader.cancelled() and reader.exception() is None
-        if client_left and self._closing is None and self.session.close_reason is None:
-            writer.cancel()
-            return
         if not reader.done():
-            reader.cancel()  # the writer stopped: aborted, or the socket failed
+            reader.cancel()  # the writer stopped: the session was aborted, or the socket failed
         close = self.session.close_reason or self._closing
         if self._closing is not None and self.session.close_reason is None:
+            # A graceful close: send what is queued first.
             self.session.finish()
-            try:
-                await asyncio.wait_for(writer, timeout=5)
-            except TimeoutError:
+            done, _ = await asyncio.wait({writer}, timeout=5)
+            if not done:
                 logger.warning("session %s did not flush within 5 s", self.session.session_id)
-        else:
-            writer.cancel()
+        writer.cancel()
+        for outcome in await asyncio.gather(reader, writer, return_exceptions=True):
+            if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, OSError)):
+                logger.error("session %s failed", self.session.session_id, exc_info=outcome)
         if close is not None:
             with contextlib.suppress(RuntimeError, OSError):  # already gone
                 await self.websocket.close(code=close[0], reason=close[1])

@@ -22,6 +22,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatdProcess]:
     process.start()
     yield process
     process.stop()
+    # Bad input must be answered, never crash a handler: the log holds no error or traceback.
+    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
+    assert problems == [], problems
 
 
 @pytest.fixture(scope="module")
