@@ -175,11 +175,18 @@ def _revoke_token(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     logins = _with_services(settings, _seed_demo)
     url = f"http://{args.host}:{args.port}/"
-    print(f"\nchatd demo firm {DEMO_FIRM!r} is ready at {url}\n")
+    print(f"\nchatd demo firm {DEMO_FIRM!r} is serving at {url}\n")
     width = max(len(login.email) for login, _ in logins)
     for login, password in logins:
         print(f"  {login.role.value:<7} {login.name:<15} {login.email:<{width}}  password: {password}")
-    print("\nPasswords are new each time `chatd demo` starts. Ctrl+C stops the server.\n", flush=True)
+    client = next(login for login, _ in logins if login.role is Role.CLIENT)
+    print(
+        f"\nChat from a terminal (one per user):\n"
+        f"  .venv/bin/python examples/terminal_chat.py --url {url.rstrip('/')} --email {client.email} --password …\n"
+        f"WebSocket: ws://{args.host}:{args.port}/ws   HTTP API: {url}api/   Protocol: docs/protocol.md\n"
+        "\nPasswords are new each time `chatd demo` starts. Ctrl+C stops the server.\n",
+        flush=True,
+    )
     serve(create_app(settings), settings, args.host, args.port)
     return 0
 
