@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,13 +84,21 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
 
 
 def _stored_secret(data_dir: Path) -> str:
-    """The data dir's own secret key, made on first use, so a single machine needs no setup."""
+    """The data dir's own secret key, made on first use, so a single machine needs no setup.
+
+    Written to a temporary file and linked into place: processes starting together all read the
+    same complete key, whichever of them made it.
+    """
     path = data_dir / "secret_key"
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()

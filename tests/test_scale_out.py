@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from protocol.values import Role
 from tests.conftest import make_cast, new_id, open_thread
 from tests.support import MSGPACK, ChatdProcess, RedisServer, WsClient, seeder
 
@@ -100,3 +102,26 @@ async def test_redis_restart_loses_nothing(
     bodies = [e["data"]["message"]["body"] for e in remote_client.events if e["type"] == "message.created"]
     assert bodies.count("while redis is down") == 1
     await asyncio.gather(staff.close(), local_client.close(), remote_client.close())
+
+
+async def test_processes_started_together_on_a_fresh_data_dir_agree(tmp_path: Path) -> None:
+    """They race to create the secret key and to migrate the new SQLite file; both must win."""
+    processes = [ChatdProcess(tmp_path) for _ in range(3)]
+    await asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
+    try:
+        async with seeder(tmp_path, {}) as services:
+            cast = await make_cast(services)
+            user = await cast.firm.user(Role.STAFF, password="shared secret key")
+        async with httpx.AsyncClient() as http:
+            login = await http.post(
+                f"{processes[0].base_url}/api/login", json={"email": user.email, "password": "shared secret key"}
+            )
+            cookie = login.cookies["chatd_session"]
+            for process in processes:  # a cookie signed by one process is good on the others
+                me = await http.get(f"{process.base_url}/api/me", headers={"Cookie": f"chatd_session={cookie}"})
+                assert me.status_code == 200
+    finally:
+        for process in processes:
+            process.stop()
+        for process in processes:
+            assert "Traceback" not in process.log(), process.log()
