@@ -70,13 +70,7 @@ class Conversations:
         async with self._db.write() as conn:
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
-                # A retry: the key must be the one that opened a thread the caller still sees.
-                thread_id = existing.value.thread_id
-                found = await thread_store.get_threads(conn, account.viewer, [thread_id])
-                opened = await message_store.first_message_id(conn, thread_id) == existing.value.id
-                if thread_id not in found or not opened:
-                    raise errors.Conflict("client_msg_id was used for another message")
-                return found[thread_id], existing.for_author()
+                return await self._retried_thread(conn, account, existing)
             if (
                 client_account_id is not None
                 and await directory_store.client_account_firm(conn, client_account_id) != user.firm_id
@@ -250,6 +244,18 @@ class Conversations:
             raise errors.TooLarge(f"body is over {self._settings.max_body_chars} characters")
         if not body.strip():
             raise errors.BadRequest("body must not be blank")
+
+    async def _retried_thread(
+        self, conn: AsyncConnection, account: Account, existing: StoredMessage
+    ) -> tuple[Thread, Message]:
+        """A retried ``thread.create``: the key must be the one that opened a thread the caller
+        still sees; then the answer is that thread and its first message, and nothing is published."""
+        thread_id = existing.value.thread_id
+        found = await thread_store.get_threads(conn, account.viewer, [thread_id])
+        opened = await message_store.first_message_id(conn, thread_id) == existing.value.id
+        if thread_id not in found or not opened:
+            raise errors.Conflict("client_msg_id was used for another message")
+        return found[thread_id], existing.for_author()
 
     async def _check_participants(
         self, conn: AsyncConnection, account: Account, user_ids: list[int], client_account_id: int | None
