@@ -64,8 +64,7 @@ class RedisBroker:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
         self._hub: Hub | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.connected = asyncio.Event()
-        self.reconnects = 0
+        self._subscribed = asyncio.Event()
 
     async def start(self, hub: Hub) -> None:
         self._hub = hub
@@ -114,10 +113,9 @@ class RedisBroker:
             except Exception:
                 # Never die quietly: a listener that stops would silently split the processes.
                 logger.exception("redis listener failed; resubscribing in %.1fs", backoff)
-            if self.connected.is_set():
+            if self._subscribed.is_set():
                 backoff = 0.1  # it was up: start the backoff over
-            self.connected.clear()
-            self.reconnects += 1
+            self._subscribed.clear()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)
 
@@ -125,7 +123,7 @@ class RedisBroker:
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(CHANNEL)
-            self.connected.set()
+            self._subscribed.set()
             assert self._hub is not None
             # Whatever was committed while we were not listening comes from SQL.
             await self._hub.catch_up()

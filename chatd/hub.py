@@ -74,9 +74,6 @@ class Hub:
     def sessions(self) -> list[Session]:
         return [s for group in self._by_user.values() for s in group]
 
-    def sessions_of(self, user_id: int) -> list[Session]:
-        return list(self._by_user.get(user_id, ()))
-
     # -- events --
 
     def receive(self, event: BusEvent) -> None:

@@ -22,7 +22,6 @@ SendFrame = Callable[[Frame], Awaitable[None]]
 class Session:
     def __init__(self, account: Account, *, binary: bool, queue_size: int, session_id: str) -> None:
         user = account.user
-        self.account = account
         self.user_id = user.id
         self.firm_id = user.firm_id
         self.is_client = user.role.is_client
@@ -73,19 +72,14 @@ class Session:
             await self._room.wait()
         self._offer(frame, droppable=False)
 
-    def open_gate(self, replayed_through: int = 0) -> None:
-        """Let live events flow; those at or below ``replayed_through`` were just replayed."""
+    def open_gate(self) -> None:
+        """Let live events flow, the held ones first."""
         if self._gate_open:
             return
         self._gate_open = True
-        self.position = max(self.position, replayed_through)
         held, self._held = self._held, []
         for event_id, frame in held:
             self.push_event(event_id, frame)
-
-    @property
-    def gate_open(self) -> bool:
-        return self._gate_open
 
     def abort(self, code: int, reason: str) -> None:
         """Close as soon as the writer gets to it, dropping whatever is still queued."""

@@ -122,6 +122,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "message.deleted",
     "read",
     "thread.created",
-    "thread.updated",
     "typing",
 )
