@@ -98,3 +98,20 @@ def test_server_frames_encode_to_the_same_maps() -> None:
     assert "client_msg_id" not in msgspec.json.decode(JSON.encode(frames[1]))["result"]["message"]
     assert "event_id" not in msgspec.json.decode(JSON.encode(frames[4]))
     assert "retry_after" not in msgspec.json.decode(JSON.encode(frames[2]))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xdb\xff\xff\xff\xff",  # a str claiming 4 GiB
+        b"\xdd\xff\xff\xff\xff",  # an array claiming 4 billion items
+        b"\xdf\xff\xff\xff\xff",  # a map claiming 4 billion pairs
+        b"\x81\x01\x02",  # a map with a non-string key
+        b"\xd4\x01\x00",  # an ext type
+        b"\x91" * 5000 + b"\xc0",  # deep nesting
+    ],
+)
+def test_msgpack_bombs_are_refused_without_allocating(payload: bytes) -> None:
+    with pytest.raises(ProtocolError) as raised:
+        MSGPACK.decode(payload)
+    assert raised.value.code is ErrorCode.BAD_REQUEST

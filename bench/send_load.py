@@ -1,0 +1,111 @@
+"""Persisted sends under concurrency: N clients, each in its own thread with a staff member
+watching every thread, send M messages each as fast as answers come back. Reports sends/s and
+ack latency, and checks that every watcher got every message once, in id order.
+
+    .venv/bin/python -m bench.send_load --threads 50 --messages 40 [--processes 2]
+
+It starts its own chatd (and redis-server with --processes 2) on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from protocol.values import Role
+from tests.support import ChatdProcess, RedisServer, WsClient, new_firm, seeder
+
+
+async def run(threads: int, messages: int, processes: int) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    env = {"CHATD_REQUESTS_PER_SECOND": "100000"}
+    with contextlib.ExitStack() as stack:
+        if processes > 1:
+            redis = RedisServer(data_dir)
+            redis.start()
+            stack.callback(redis.stop)
+            env["CHATD_REDIS_URL"] = redis.url
+        servers = [ChatdProcess(data_dir, env=env) for _ in range(processes)]
+        for server in servers:
+            server.start()
+            stack.callback(server.stop)
+        await _load(servers, env, threads, messages)
+
+
+async def _load(servers: list[ChatdProcess], env: dict[str, str], threads: int, messages: int) -> None:
+    async with seeder(servers[0].data_dir, env) as services:
+        firm = await new_firm(services)
+        staff_token = await firm.token(await firm.user(Role.STAFF))
+        clients = [await firm.user(Role.CLIENT) for _ in range(threads)]
+        tokens = [await firm.token(c) for c in clients]
+    staff = await WsClient.connect(servers[0].ws_url, staff_token)
+    thread_ids = []
+    for client in clients:
+        opened = await staff.ok(
+            "thread.create",
+            subject="bench",
+            body="start",
+            client_msg_id=uuid.uuid4().hex,
+            client_account_id=client.client_account_id,
+        )
+        thread_ids.append(opened["thread"]["id"])
+    senders = [await WsClient.connect(servers[i % len(servers)].ws_url, t) for i, t in enumerate(tokens)]
+    watchers = [await WsClient.connect(s.ws_url, staff_token) for s in servers]
+    for client in (*senders, *watchers):
+        await client.ok("ping")
+
+    sent = 0
+    latencies: list[float] = []
+
+    async def send_all(index: int, client: WsClient) -> None:
+        nonlocal sent
+        for n in range(messages):
+            started = time.perf_counter()
+            await client.ok("send", thread_id=thread_ids[index], body=f"{index}-{n}", client_msg_id=uuid.uuid4().hex)
+            latencies.append(time.perf_counter() - started)
+            sent += 1
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1)
+            print(f"  {sent}/{threads * messages} sent", flush=True)
+
+    reporter = asyncio.create_task(progress())
+    began = time.perf_counter()
+    await asyncio.gather(*(send_all(i, c) for i, c in enumerate(senders)))
+    elapsed = time.perf_counter() - began
+    reporter.cancel()
+
+    total = threads * messages
+    await asyncio.sleep(1)
+    for watcher in watchers:
+        ids = [e["data"]["message"]["id"] for e in watcher.events if e["type"] == "message.created"]
+        assert len(ids) == total, f"a watcher got {len(ids)} of {total} messages"
+        assert ids == sorted(ids), "a watcher got messages out of id order"
+    latencies.sort()
+    print(
+        f"{len(servers)} process(es), {threads} concurrent senders: {total} persisted sends in {elapsed:.2f} s "
+        f"= {total / elapsed:.0f}/s; ack p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms; every watcher got all {total}, once, in order"
+    )
+    for client in (staff, *senders, *watchers):
+        await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--processes", type=int, default=1, choices=[1, 2])
+    args = parser.parse_args()
+    asyncio.run(run(args.threads, args.messages, args.processes))
+
+
+if __name__ == "__main__":
+    main()
