@@ -69,22 +69,27 @@ async def append_event(
     client_ref_id: int | None = None,
     staff_only: bool = False,
 ) -> EventRecord:
-    values = {
-        "firm_id": firm_id,
-        "type": type,
-        "thread_id": thread_id,
-        "message_id": message_id,
-        "user_id": user_id,
-        "ref_id": ref_id,
-        "client_ref_id": client_ref_id,
-        "staff_only": staff_only,
-    }
-    result = await conn.execute(insert(Event).values(created_at=now, **values).returning(Event.id))
-    return EventRecord(id=int(result.scalar_one()), **values)  # type: ignore[arg-type]
+    result = await conn.execute(
+        insert(Event)
+        .values(
+            firm_id=firm_id,
+            type=type,
+            thread_id=thread_id,
+            message_id=message_id,
+            user_id=user_id,
+            ref_id=ref_id,
+            client_ref_id=client_ref_id,
+            staff_only=staff_only,
+            created_at=now,
+        )
+        .returning(*_COLUMNS)
+    )
+    return _record(result.one())
 
 
 async def newest_event_id(conn: AsyncConnection, firm_id: int | None = None) -> int:
-    """The newest event id of the firm, or of the whole store; 0 when there is none."""
+    """The newest event id of the firm, or of the whole store; when there is none left, how far
+    events were pruned (0 on a new store), so ids handed out stay monotonic."""
     query = select(func.max(Event.id))
     if firm_id is not None:
         query = query.where(Event.firm_id == firm_id)
