@@ -21,7 +21,7 @@ from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
 from chatd.bus import BusEvent
-from chatd.clock import Clock, SystemClock
+from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.services import events as rendering
@@ -66,7 +66,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
+    clock = clock or (OffsetClock(settings.clock_file) if settings.clock_file else SystemClock())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -44,6 +44,10 @@ class Settings:
     resume_grace_s: float = 1.0
     session_days: int = 30
     cookie_secure: bool = False
+    # Tests only: a file holding seconds to add to the system time (chatd.clock.OffsetClock).
+    clock_file: Path | None = None
+    # How often the scheduler looks for due work.
+    scheduler_tick_s: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +71,8 @@ class Settings:
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),
             resume_grace_s=_int(env, "CHATD_RESUME_GRACE_MS", 1000) / 1000,
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
+            scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
         )
 
 
