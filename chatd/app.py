@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from chatd import errors
-from chatd.api import session, threads, tokens
+from chatd.api import bots, session, threads, tokens
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -25,6 +25,7 @@ from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.services import events as rendering
+from chatd.services.bots import Bots
 from chatd.services.context import Services
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
@@ -52,15 +53,17 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             return await event_store.newest_event_id(conn)
 
     passwords = Passwords()
+    directory = Directory(db, clock, passwords)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         auth=Auth(db, settings, clock, passwords),
-        directory=Directory(db, clock, passwords),
+        directory=directory,
         conversations=Conversations(db, broker, clock, settings),
         hub=Hub(load_events, newest_event_id),
         broker=broker,
+        bots=Bots(db, clock, directory),
     )
 
 
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *session.routes,
         *threads.routes,
         *tokens.routes,
+        *bots.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))

@@ -97,12 +97,12 @@ class Auth:
     async def from_token(self, token: str) -> Account | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
+        now = self._clock.now()
         async with self._db.read() as conn:
-            found = await store.account_for_token(conn, digest(token))
+            found = await store.account_for_token(conn, digest(token), now)
         if found is None or not found[2].active:
             return None
         token_id, last_used, account = found
-        now = self._clock.now()
         # Record use at most once a minute: a write per bot request would queue on SQLite's lock.
         if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
             async with self._db.write() as conn:

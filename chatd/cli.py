@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -21,7 +22,7 @@ from chatd.clock import SystemClock
 from chatd.config import ConfigError, Settings
 from chatd.server import serve
 from chatd.services.context import Services
-from protocol.values import Role
+from protocol.values import BotScope, Role, format_time
 from storage import Database
 
 DEMO_FIRM = "Demo Accounting"
@@ -84,9 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=[r.value for r in Role])
     user.add_argument("--password", help="omit for users who only use API tokens (bots)")
     user.add_argument("--client-account", type=int, help="for a client: join this client account")
+    user.add_argument(
+        "--bot-scope",
+        choices=[s.value for s in BotScope],
+        help="for a bot: the threads it is added to (default), or every thread of the firm",
+    )
+    user.add_argument("--read-only", action="store_true", help="for a bot: may read, never write")
     token = command("create-token", _create_token, "create an API token for a user (shown once)")
     token.add_argument("--user", type=int, required=True)
     token.add_argument("--label", default="")
+    token.add_argument("--expires-days", type=int, help="the token stops working after this many days")
     revoke = command("revoke-token", _revoke_token, "revoke an API token")
     revoke.add_argument("--id", type=int, required=True)
     for cmd in (firm, user, token, revoke):
@@ -150,6 +158,8 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
             role=Role(args.role),
             password=args.password,
             client_account_id=args.client_account,
+            bot_scope=BotScope(args.bot_scope) if args.bot_scope else None,
+            read_only=args.read_only,
         ),
     )
     _print(args, msgspec.to_builtins(user), f"created {user.role.value} {user.id}: {user.name} <{user.email}>")
@@ -157,10 +167,13 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _create_token(args: argparse.Namespace, settings: Settings) -> int:
-    token_id, token = _with_services(settings, lambda s: s.directory.create_token(args.user, args.label))
+    expires_at = None
+    if args.expires_days is not None:
+        expires_at = SystemClock().now() + timedelta(days=args.expires_days)
+    token_id, token = _with_services(settings, lambda s: s.directory.create_token(args.user, args.label, expires_at))
     _print(
         args,
-        {"id": token_id, "user_id": args.user, "token": token},
+        {"id": token_id, "user_id": args.user, "token": token, "expires_at": expires_at and format_time(expires_at)},
         f"token {token_id} for user {args.user} (shown once, keep it secret):\n{token}",
     )
     return 0

@@ -5,6 +5,7 @@ ChatdError(code)
 ├── Unauthorized     unauthorized     401
 ├── NotFound         not_found        404  (also: exists but the caller may not see it)
 ├── Conflict         conflict         409
+├── ReadOnly         read_only        403  (a read-only bot tried to write)
 ├── TooLarge         too_large        413
 ├── RateLimited      rate_limited     429  (carries retry_after)
 └── ResyncRequired   resync_required  410
@@ -42,6 +43,11 @@ class NotFound(ChatdError):
 class Conflict(ChatdError):
     code = ErrorCode.CONFLICT
     status = 409
+
+
+class ReadOnly(ChatdError):
+    code = ErrorCode.READ_ONLY
+    status = 403
 
 
 class TooLarge(ChatdError):

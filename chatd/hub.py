@@ -35,6 +35,7 @@ class Hub:
         self._by_user: defaultdict[int, set[Session]] = defaultdict(set)
         self._staff_by_firm: defaultdict[int, set[Session]] = defaultdict(set)
         self._clients_by_account: defaultdict[int, set[Session]] = defaultdict(set)
+        self._firm_wide_by_firm: defaultdict[int, set[Session]] = defaultdict(set)
         self._next_id = 1
         self._pending: dict[int, BusEvent] = {}
         self._filler: asyncio.Task[None] | None = None
@@ -54,7 +55,9 @@ class Hub:
     def add(self, session: Session) -> None:
         self._empty.clear()
         self._by_user[session.user_id].add(session)
-        if session.sees_all_firm_threads:
+        if session.firm_wide:
+            self._firm_wide_by_firm[session.firm_id].add(session)
+        elif session.sees_all_firm_threads:
             self._staff_by_firm[session.firm_id].add(session)
         if session.is_client and session.client_account_id is not None:
             self._clients_by_account[session.client_account_id].add(session)
@@ -62,6 +65,7 @@ class Hub:
     def remove(self, session: Session) -> None:
         _discard(self._by_user, session.user_id, session)
         _discard(self._staff_by_firm, session.firm_id, session)
+        _discard(self._firm_wide_by_firm, session.firm_id, session)
         if session.client_account_id is not None:
             _discard(self._clients_by_account, session.client_account_id, session)
         if not self._by_user:
@@ -135,6 +139,7 @@ class Hub:
         targets: set[Session] = set()
         if audience.all_staff:
             targets.update(self._staff_by_firm.get(audience.firm_id, ()))
+        targets.update(self._firm_wide_by_firm.get(audience.firm_id, ()))
         if audience.client_account_id is not None and not audience.staff_only:
             targets.update(self._clients_by_account.get(audience.client_account_id, ()))
         for user_id in audience.user_ids:

@@ -13,6 +13,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     CONFLICT = "conflict"
+    READ_ONLY = "read_only"
     RESYNC_REQUIRED = "resync_required"
     INTERNAL = "internal"
 

@@ -29,6 +29,13 @@ class Role(enum.StrEnum):
         return self in (Role.OWNER, Role.MANAGER, Role.STAFF)
 
 
+class BotScope(enum.StrEnum):
+    """Which threads a bot sees: those it was added to, or every thread of its firm."""
+
+    THREADS = "threads"
+    FIRM = "firm"
+
+
 class MessageKind(enum.StrEnum):
     MESSAGE = "message"
     NOTE = "note"  # internal: never shown to clients

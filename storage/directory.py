@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from protocol.values import Role
+from protocol.values import BotScope, Role
 from protocol.values import User as UserValue
 from storage.errors import Duplicate, NotFound
 from storage.models import ApiToken, ClientAccount, Firm, LoginSession, User
@@ -25,6 +25,9 @@ class Account:
     password_hash: str | None
     active: bool
     firm_shares_threads: bool
+    # Bots only (see storage.bots).
+    bot_scope: BotScope | None = None
+    read_only: bool = False
 
     @property
     def viewer(self) -> Viewer:
@@ -34,6 +37,7 @@ class Account:
             role=self.user.role,
             client_account_id=self.user.client_account_id,
             firm_shares_threads=self.firm_shares_threads,
+            bot_scope=self.bot_scope,
         )
 
 
@@ -46,6 +50,8 @@ _ACCOUNT_COLUMNS = (
     User.client_account_id,
     User.password_hash,
     User.active,
+    User.bot_scope,
+    User.read_only,
     Firm.staff_see_all_threads,
 )
 
@@ -63,6 +69,8 @@ def _account(row: AnyRow) -> Account:
         password_hash=row.password_hash,
         active=row.active,
         firm_shares_threads=row.staff_see_all_threads,
+        bot_scope=None if row.bot_scope is None else BotScope(row.bot_scope),
+        read_only=bool(row.read_only),
     )
 
 
@@ -104,6 +112,8 @@ async def create_user(
     password_hash: str | None,
     client_account_id: int | None,
     now: datetime,
+    bot_scope: BotScope | None = None,
+    read_only: bool = False,
 ) -> UserValue:
     try:
         result = await conn.execute(
@@ -117,6 +127,8 @@ async def create_user(
                 client_account_id=client_account_id,
                 active=True,
                 created_at=now,
+                bot_scope=None if bot_scope is None else bot_scope.value,
+                read_only=read_only,
             )
             .returning(User.id)
         )
@@ -165,21 +177,32 @@ async def client_account_of(conn: AsyncConnection, user_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-async def create_api_token(conn: AsyncConnection, user_id: int, token_hash: str, label: str, now: datetime) -> int:
+async def create_api_token(
+    conn: AsyncConnection,
+    user_id: int,
+    token_hash: str,
+    label: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> int:
     result = await conn.execute(
         insert(ApiToken)
-        .values(user_id=user_id, token_hash=token_hash, label=label, created_at=now)
+        .values(user_id=user_id, token_hash=token_hash, label=label, created_at=now, expires_at=expires_at)
         .returning(ApiToken.id)
     )
     return int(result.scalar_one())
 
 
-async def account_for_token(conn: AsyncConnection, token_hash: str) -> tuple[int, datetime | None, Account] | None:
-    """The live token's id, when it was last used, and its user; None if unknown or revoked."""
+async def account_for_token(
+    conn: AsyncConnection, token_hash: str, now: datetime
+) -> tuple[int, datetime | None, Account] | None:
+    """The live token's id, when it was last used, and its user; None if unknown, revoked or expired."""
     row = (
         await conn.execute(
             select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
-                ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None)
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
             )
         )
     ).one_or_none()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
-from protocol.values import MessageKind, Role
+from protocol.values import BotScope, MessageKind, Role
 from storage.models import Message, Participant, Thread
 
 
@@ -18,14 +18,21 @@ class Viewer:
     client_account_id: int | None
     # The firm shares every thread with its owners, managers and staff.
     firm_shares_threads: bool
+    # Bots only: the threads they were added to, or every thread of the firm.
+    bot_scope: BotScope | None = None
 
     @property
     def is_client(self) -> bool:
         return self.role.is_client
 
     @property
+    def is_firm_wide_bot(self) -> bool:
+        """A bot scoped to the whole firm sees every thread, whatever the firm shares with staff."""
+        return self.role is Role.BOT and self.bot_scope is BotScope.FIRM
+
+    @property
     def sees_all_firm_threads(self) -> bool:
-        return self.firm_shares_threads and self.role.sees_all_firm_threads
+        return self.is_firm_wide_bot or (self.firm_shares_threads and self.role.sees_all_firm_threads)
 
 
 def thread_visible(viewer: Viewer) -> ColumnElement[bool]:

@@ -13,6 +13,7 @@ from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.ratelimit import TokenBucket
+from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from protocol.errors import CloseCode
@@ -29,6 +30,7 @@ class Services:
     conversations: Conversations
     hub: Hub
     broker: Broker
+    bots: Bots
     rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:

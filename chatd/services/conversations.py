@@ -57,6 +57,7 @@ class Conversations:
         client_account_id: int | None,
         participants: list[int],
     ) -> tuple[Thread, Message]:
+        _check_may_write(account)
         self._check_body(body)
         user = account.user
         subject = subject.strip()
@@ -107,6 +108,7 @@ class Conversations:
     async def send(
         self, account: Account, *, thread_id: int, body: str, client_msg_id: str, kind: MessageKind
     ) -> Message:
+        _check_may_write(account)
         self._check_body(body)
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
@@ -135,10 +137,12 @@ class Conversations:
         return message.for_author()
 
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
+        _check_may_write(account)
         self._check_body(body)
         return await self._change(account, message_id, body)
 
     async def delete(self, account: Account, *, message_id: int) -> Message:
+        _check_may_write(account)
         return await self._change(account, message_id, None)
 
     async def read(self, account: Account, *, thread_id: int, message_id: int) -> None:
@@ -176,6 +180,7 @@ class Conversations:
 
     async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
         """Fan out at most once per user and thread every TYPING_INTERVAL_S."""
+        _check_may_write(account)
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
         key = (account.user.id, thread_id)
@@ -363,6 +368,11 @@ class Conversations:
 
     def _publish(self, event: BusEvent) -> None:
         self._broker.publish(event)
+
+
+def _check_may_write(account: Account) -> None:
+    if account.read_only:
+        raise errors.ReadOnly("this bot is read-only: it may read threads, not write to them")
 
 
 def _parse_cursor(cursor: str) -> int:

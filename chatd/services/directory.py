@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from chatd import errors
 from chatd.auth import Passwords, digest, new_api_token
 from chatd.clock import Clock
-from protocol.values import Role, User
+from protocol.values import BotScope, Role, User
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
 from storage import directory as store
@@ -38,8 +39,11 @@ class Directory:
         role: Role,
         password: str | None,
         client_account_id: int | None = None,
+        bot_scope: BotScope | None = None,
+        read_only: bool = False,
     ) -> User:
-        """Create a user; a client without an account gets a new client account named after them."""
+        """Create a user; a client without an account gets a new client account named after them.
+        A bot sees the threads it is added to unless ``bot_scope`` says the whole firm."""
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise errors.BadRequest(f"{email!r} is not an email address")
@@ -49,6 +53,10 @@ class Directory:
             raise errors.BadRequest("a password needs at least 8 characters")
         if client_account_id is not None and role is not Role.CLIENT:
             raise errors.BadRequest("only clients belong to a client account")
+        if role is not Role.BOT and (bot_scope is not None or read_only):
+            raise errors.BadRequest("only bots have a scope and a read-only flag")
+        if role is Role.BOT:
+            bot_scope = bot_scope or BotScope.THREADS
         password_hash = None if password is None else await self._passwords.hash(password)
         now = self._clock.now()
         async with self._db.write() as conn:
@@ -69,6 +77,8 @@ class Directory:
                     password_hash=password_hash,
                     client_account_id=client_account_id,
                     now=now,
+                    bot_scope=bot_scope,
+                    read_only=read_only,
                 )
             except Duplicate:
                 raise errors.Conflict(f"a user with email {email} exists") from None
@@ -80,15 +90,18 @@ class Directory:
         async with self._db.write() as conn:
             await store.set_password_hash(conn, user_id, password_hash)
 
-    async def create_token(self, user_id: int, label: str = "") -> tuple[int, str]:
+    async def create_token(self, user_id: int, label: str = "", expires_at: datetime | None = None) -> tuple[int, str]:
         """A new API token for the user: (its id, the token itself, shown this once only)."""
         token = new_api_token()
+        now = self._clock.now()
+        if expires_at is not None and expires_at <= now:
+            raise errors.BadRequest("a token's expiry must be in the future")
         async with self._db.write() as conn:
             try:
                 await store.get_account(conn, user_id)
             except StorageNotFound:
                 raise errors.NotFound(f"user {user_id} not found") from None
-            token_id = await store.create_api_token(conn, user_id, digest(token), label, self._clock.now())
+            token_id = await store.create_api_token(conn, user_id, digest(token), label, now, expires_at)
         return token_id, token
 
     async def revoke_token(self, token_id: int, *, owner_id: int | None = None) -> int:
