@@ -166,7 +166,9 @@ async def test_revoked_and_expired_tokens_are_refused_at_the_handshake_and_on_ht
         (Path(server.data_dir) / "clock").write_text("0")
 
 
-async def test_only_owners_manage_bots_and_only_their_firm(owner: Owner, services: Services, server: ChatdProcess) -> None:
+async def test_only_owners_manage_bots_and_only_their_firm(
+    owner: Owner, services: Services, server: ChatdProcess
+) -> None:
     bot = await owner.new_bot()
     staff = await owner.firm.user(Role.STAFF)
     other_firm = await new_firm(services)
