@@ -50,6 +50,14 @@ class User(msgspec.Struct, kw_only=True):
     client_account_id: int | None = None
 
 
+class Embed(msgspec.Struct, kw_only=True, frozen=True):
+    """A video player the web client may show for a link in a message."""
+
+    provider: str  # youtube | vimeo | loom | google_drive
+    id: str
+    url: str  # the provider's embeddable player
+
+
 class Message(msgspec.Struct, kw_only=True):
     id: int
     thread_id: int
@@ -57,6 +65,9 @@ class Message(msgspec.Struct, kw_only=True):
     kind: MessageKind
     body: str
     created_at: str
+    # The body (Markdown) rendered to sanitized HTML on the server, and the videos it links to.
+    html: str = ""
+    embeds: list[Embed] = []
     edited_at: str | None = None
     deleted_at: str | None = None
     # Only in what the author's own sessions receive; absent (not null) for everyone else.

@@ -10,8 +10,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.values import Embed, MessageKind, format_time
 from protocol.values import Message as MessageValue
-from protocol.values import MessageKind, format_time
 from storage.errors import Duplicate, NotFound
 from storage.models import Message, Thread
 from storage.rows import AnyRow
@@ -23,6 +23,8 @@ _COLUMNS = (
     Message.author_id,
     Message.kind,
     Message.body,
+    Message.html,
+    Message.embeds,
     Message.client_msg_id,
     Message.created_at,
     Message.edited_at,
@@ -43,6 +45,22 @@ class StoredMessage:
         return msgspec.structs.replace(self.value, client_msg_id=self.client_msg_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A body as written (Markdown) and as the server rendered it."""
+
+    source: str
+    html: str
+    embeds: list[Embed]
+
+
+_embeds_decoder = msgspec.json.Decoder(list[Embed])
+
+
+def _encode_embeds(embeds: list[Embed]) -> str | None:
+    return msgspec.json.encode(embeds).decode() if embeds else None
+
+
 def _stored(row: AnyRow) -> StoredMessage:
     deleted = row.deleted_at is not None
     return StoredMessage(
@@ -52,6 +70,8 @@ def _stored(row: AnyRow) -> StoredMessage:
             author_id=row.author_id,
             kind=MessageKind(row.kind),
             body="" if deleted else row.body,
+            html="" if deleted else row.html,
+            embeds=_embeds_decoder.decode(row.embeds) if row.embeds and not deleted else [],
             created_at=format_time(row.created_at),
             edited_at=None if row.edited_at is None else format_time(row.edited_at),
             deleted_at=None if row.deleted_at is None else format_time(row.deleted_at),
@@ -66,7 +86,7 @@ async def insert_message(
     thread_id: int,
     author_id: int,
     kind: MessageKind,
-    body: str,
+    body: Body,
     client_msg_id: str,
     now: datetime,
 ) -> StoredMessage:
@@ -76,7 +96,9 @@ async def insert_message(
             thread_id=thread_id,
             author_id=author_id,
             kind=kind.value,
-            body=body,
+            body=body.source,
+            html=body.html,
+            embeds=_encode_embeds(body.embeds),
             client_msg_id=client_msg_id,
             created_at=now,
         )
@@ -117,12 +139,12 @@ async def visible_message(conn: AsyncConnection, viewer: Viewer, message_id: int
     return _stored(row)
 
 
-async def update_body(conn: AsyncConnection, message_id: int, body: str, now: datetime) -> StoredMessage:
+async def update_body(conn: AsyncConnection, message_id: int, body: Body, now: datetime) -> StoredMessage:
     row = (
         await conn.execute(
             update(Message)
             .where(Message.id == message_id, Message.deleted_at.is_(None))
-            .values(body=body, edited_at=now)
+            .values(body=body.source, html=body.html, embeds=_encode_embeds(body.embeds), edited_at=now)
             .returning(*_COLUMNS)
         )
     ).one_or_none()
@@ -137,7 +159,7 @@ async def mark_deleted(conn: AsyncConnection, message_id: int, now: datetime) ->
         await conn.execute(
             update(Message)
             .where(Message.id == message_id, Message.deleted_at.is_(None))
-            .values(body="", deleted_at=now)
+            .values(body="", html="", embeds=None, deleted_at=now)
             .returning(*_COLUMNS)
         )
     ).one_or_none()

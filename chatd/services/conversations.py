@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatd import errors
+from chatd import errors, richtext
 from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
@@ -24,7 +24,7 @@ from storage import events as event_store
 from storage import messages as message_store
 from storage import threads as thread_store
 from storage.directory import Account
-from storage.messages import StoredMessage
+from storage.messages import Body, StoredMessage
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Conversations:
         participants: list[int],
     ) -> tuple[Thread, Message]:
         _check_may_write(account)
-        self._check_body(body)
+        rendered = self._render(body)
         user = account.user
         subject = subject.strip()
         if not subject:
@@ -87,7 +87,7 @@ class Conversations:
                 now=now,
             )
             await thread_store.add_participants(conn, thread_id, [user.id, *members], now)
-            message = await self._insert(conn, account, thread_id, body, client_msg_id, MessageKind.MESSAGE, now)
+            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, MessageKind.MESSAGE, now)
             facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
             thread_record = await event_store.append_event(
                 conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
@@ -109,7 +109,7 @@ class Conversations:
         self, account: Account, *, thread_id: int, body: str, client_msg_id: str, kind: MessageKind
     ) -> Message:
         _check_may_write(account)
-        self._check_body(body)
+        rendered = self._render(body)
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
         user = account.user
@@ -121,7 +121,7 @@ class Conversations:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            message = await self._insert(conn, account, thread_id, body, client_msg_id, kind, now)
+            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, kind, now)
             if user.id not in facts.participant_ids:  # the author just joined the thread
                 facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
             record = await event_store.append_event(
@@ -138,8 +138,7 @@ class Conversations:
 
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
         _check_may_write(account)
-        self._check_body(body)
-        return await self._change(account, message_id, body)
+        return await self._change(account, message_id, self._render(body))
 
     async def delete(self, account: Account, *, message_id: int) -> Message:
         _check_may_write(account)
@@ -244,11 +243,13 @@ class Conversations:
 
     # -- helpers --
 
-    def _check_body(self, body: str) -> None:
+    def _render(self, body: str) -> Body:
+        """The body checked and rendered (outside any transaction: rendering is CPU work)."""
         if len(body) > self._settings.max_body_chars:
             raise errors.TooLarge(f"body is over {self._settings.max_body_chars} characters")
         if not body.strip():
             raise errors.BadRequest("body must not be blank")
+        return richtext.render(body)
 
     async def _retried_thread(
         self, conn: AsyncConnection, account: Account, existing: StoredMessage
@@ -289,7 +290,7 @@ class Conversations:
         conn: AsyncConnection,
         account: Account,
         thread_id: int,
-        body: str,
+        body: Body,
         client_msg_id: str,
         kind: MessageKind,
         now: datetime,
@@ -312,7 +313,7 @@ class Conversations:
         await thread_store.advance_read_marker(conn, thread_id, account.user.id, message.value.id, now)
         return message
 
-    async def _change(self, account: Account, message_id: int, body: str | None) -> Message:
+    async def _change(self, account: Account, message_id: int, body: Body | None) -> Message:
         """Edit (with a body) or delete (without) a message; authors only, and managers for deletion."""
         user = account.user
         now = self._clock.now()
