@@ -1,7 +1,7 @@
 """message bodies rendered: html and video embeds
 
-Revision ID: 0002_rich_text
-Revises: 0001
+Revision ID: 0003_rich_text
+Revises: 0002_bots
 Create Date: 2026-11-22 17:40:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_rich_text"
-down_revision: str | None = "0001"
+revision: str = "0003_rich_text"
+down_revision: str | None = "0002_bots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
