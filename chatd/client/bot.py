@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from chatd.client.connection import Client
 from chatd.client.events import Event, MentionEvent, MessageEvent
-from protocol.values import Message
+from protocol.values import Message, User
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Bot:
     def __init__(self, url: str, token: str, **client_options: Any) -> None:
         self.client = Client(url, token, **client_options)
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+        self._ready: list[Callable[[User], Awaitable[None]]] = []
         self._stopped = asyncio.Event()
 
     # -- registering handlers --
@@ -49,6 +50,11 @@ class Bot:
         """Handle @mentions of this bot (a MentionEvent)."""
         return self.on("mention")(handler)
 
+    def on_ready(self, handler: Callable[[User], Awaitable[None]]) -> Callable[[User], Awaitable[None]]:
+        """Run once connected, with the bot's own user (from the hello frame)."""
+        self._ready.append(handler)
+        return handler
+
     # -- acting --
 
     async def reply(self, to: Message, body: str, *, client_msg_id: str | None = None) -> Message:
@@ -60,6 +66,9 @@ class Bot:
     async def serve(self) -> None:
         """Connect, then handle events until ``stop()`` (or the credentials are refused)."""
         async with self.client:
+            assert self.client.user is not None
+            for ready in self._ready:
+                await ready(self.client.user)
             events = asyncio.create_task(self._handle_events())
             stopped = asyncio.create_task(self._stopped.wait())
             done, _ = await asyncio.wait({events, stopped}, return_when=asyncio.FIRST_COMPLETED)
