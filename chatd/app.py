@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from chatd import errors
-from chatd.api import bots, session, threads, tokens
+from chatd.api import bots, protocol_spec, session, threads, tokens
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *threads.routes,
         *tokens.routes,
         *bots.routes,
+        *protocol_spec.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))
