@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from chatd import errors
+from chatd.api import attachments as attachments_api
 from chatd.api import bots, protocol_spec, session, threads, tokens
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
@@ -25,6 +26,7 @@ from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.services import events as rendering
+from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.context import Services
 from chatd.services.conversations import Conversations
@@ -54,13 +56,15 @@ def build_services(settings: Settings, clock: Clock) -> Services:
 
     passwords = Passwords()
     directory = Directory(db, clock, passwords)
+    attachments = Attachments(db, clock, settings)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         auth=Auth(db, settings, clock, passwords),
         directory=directory,
-        conversations=Conversations(db, broker, clock, settings),
+        conversations=Conversations(db, broker, clock, settings, attachments),
+        attachments=attachments,
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         bots=Bots(db, clock, directory),
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *session.routes,
         *threads.routes,
         *tokens.routes,
+        *attachments_api.routes,
         *bots.routes,
         *protocol_spec.routes,
     ]

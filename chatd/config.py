@@ -48,6 +48,12 @@ class Settings:
     clock_file: Path | None = None
     # How often the scheduler looks for due work.
     scheduler_tick_s: float = 1.0
+    # Attachments (docs/composing.md).
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_attachments_per_message: int = 10
+    max_zip_files: int = 100
+    max_zip_bytes: int = 200 * 1024 * 1024
+    max_zip_ratio: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +79,11 @@ class Settings:
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
             scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
+            max_upload_bytes=_int(env, "CHATD_MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            max_attachments_per_message=_int(env, "CHATD_MAX_ATTACHMENTS", 10),
+            max_zip_files=_int(env, "CHATD_MAX_ZIP_FILES", 100),
+            max_zip_bytes=_int(env, "CHATD_MAX_ZIP_BYTES", 200 * 1024 * 1024),
+            max_zip_ratio=_int(env, "CHATD_MAX_ZIP_RATIO", 100),
         )
 
 

@@ -7,6 +7,7 @@ ChatdError(code)
 ├── Conflict         conflict         409
 ├── ReadOnly         read_only        403  (a read-only bot tried to write)
 ├── TooLarge         too_large        413
+├── UnsupportedType  unsupported_type 415  (an upload whose content is not an accepted kind of file)
 ├── RateLimited      rate_limited     429  (carries retry_after)
 └── ResyncRequired   resync_required  410
 """
@@ -53,6 +54,11 @@ class ReadOnly(ChatdError):
 class TooLarge(ChatdError):
     code = ErrorCode.TOO_LARGE
     status = 413
+
+
+class UnsupportedType(ChatdError):
+    code = ErrorCode.UNSUPPORTED_TYPE
+    status = 415
 
 
 class RateLimited(ChatdError):

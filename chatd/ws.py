@@ -212,6 +212,7 @@ class Connection:
                     body=frame.body,
                     client_msg_id=frame.client_msg_id,
                     kind=frame.kind,
+                    attachment_ids=frame.attachment_ids,
                 )
                 return {"message": message}
             case Edit():
@@ -240,6 +241,7 @@ class Connection:
                     client_msg_id=frame.client_msg_id,
                     client_account_id=frame.client_account_id,
                     participants=frame.participants,
+                    attachment_ids=frame.attachment_ids,
                 )
                 return {"thread": thread, "message": message}
             case Resume():

@@ -12,6 +12,7 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
     CONFLICT = "conflict"
     READ_ONLY = "read_only"
     RESYNC_REQUIRED = "resync_required"

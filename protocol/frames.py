@@ -18,6 +18,8 @@ ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PositiveId = Annotated[int, msgspec.Meta(ge=1)]
 PageLimit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Uploaded over HTTP first (POST /api/attachments); the server's own per-message limit is lower.
+AttachmentIds = Annotated[list[PositiveId], msgspec.Meta(max_length=50)]
 
 
 class Request(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, kw_only=True):
@@ -29,6 +31,7 @@ class Send(Request, tag="send"):
     body: str
     client_msg_id: ClientMsgId
     kind: MessageKind = MessageKind.MESSAGE
+    attachment_ids: AttachmentIds = []
 
 
 class Edit(Request, tag="edit"):
@@ -70,6 +73,7 @@ class ThreadCreate(Request, tag="thread.create"):
     client_msg_id: ClientMsgId
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+    attachment_ids: AttachmentIds = []
 
 
 class Resume(Request, tag="resume"):

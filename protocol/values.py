@@ -58,6 +58,17 @@ class Embed(msgspec.Struct, kw_only=True, frozen=True):
     url: str  # the provider's embeddable player
 
 
+class Attachment(msgspec.Struct, kw_only=True, frozen=True):
+    """A stored file; ``url`` downloads it over HTTP for users who may see its message."""
+
+    id: int
+    name: str
+    content_type: str
+    size: int
+    url: str
+    thumbnail_url: str | None = None
+
+
 class Message(msgspec.Struct, kw_only=True):
     id: int
     thread_id: int
@@ -68,6 +79,7 @@ class Message(msgspec.Struct, kw_only=True):
     # The body (Markdown) rendered to sanitized HTML on the server, and the videos it links to.
     html: str = ""
     embeds: list[Embed] = []
+    attachments: list[Attachment] = []
     edited_at: str | None = None
     deleted_at: str | None = None
     # Only in what the author's own sessions receive; absent (not null) for everyone else.

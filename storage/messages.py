@@ -10,8 +10,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from protocol.values import Embed, MessageKind, format_time
+from protocol.values import Attachment, Embed, MessageKind, format_time
 from protocol.values import Message as MessageValue
+from storage.attachments import decode_list, encode_list
 from storage.errors import Duplicate, NotFound
 from storage.models import Message, Thread
 from storage.rows import AnyRow
@@ -25,6 +26,7 @@ _COLUMNS = (
     Message.body,
     Message.html,
     Message.embeds,
+    Message.attachments,
     Message.client_msg_id,
     Message.created_at,
     Message.edited_at,
@@ -72,6 +74,7 @@ def _stored(row: AnyRow) -> StoredMessage:
             body="" if deleted else row.body,
             html="" if deleted else row.html,
             embeds=_embeds_decoder.decode(row.embeds) if row.embeds and not deleted else [],
+            attachments=[] if deleted else decode_list(row.attachments),
             created_at=format_time(row.created_at),
             edited_at=None if row.edited_at is None else format_time(row.edited_at),
             deleted_at=None if row.deleted_at is None else format_time(row.deleted_at),
@@ -89,6 +92,7 @@ async def insert_message(
     body: Body,
     client_msg_id: str,
     now: datetime,
+    attachments: list[Attachment] | None = None,
 ) -> StoredMessage:
     statement = (
         insert(Message)
@@ -99,6 +103,7 @@ async def insert_message(
             body=body.source,
             html=body.html,
             embeds=_encode_embeds(body.embeds),
+            attachments=encode_list(attachments or []),
             client_msg_id=client_msg_id,
             created_at=now,
         )

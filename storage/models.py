@@ -143,6 +143,8 @@ class Message(Base):
     html: Mapped[str] = mapped_column(Text, default="")
     # JSON list of protocol.values.Embed; NULL when the body links to no video.
     embeds: Mapped[str | None] = mapped_column(Text)
+    # JSON list of protocol.values.Attachment; NULL when none: read with the message, no join.
+    attachments: Mapped[str | None] = mapped_column(Text)
     client_msg_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

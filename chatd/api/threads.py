@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
-from protocol.frames import ClientMsgId, PageLimit, PositiveId, Subject
+from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, Subject
 from protocol.values import MessageKind
 
 
@@ -25,6 +25,7 @@ class NewThread(msgspec.Struct, forbid_unknown_fields=True):
     client_msg_id: ClientMsgId
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+    attachment_ids: AttachmentIds = []
 
 
 class MessagePage(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,6 +38,7 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     body: str
     client_msg_id: ClientMsgId
     kind: MessageKind = MessageKind.MESSAGE
+    attachment_ids: AttachmentIds = []
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +64,7 @@ async def create_thread(request: Request) -> Response:
         client_msg_id=new.client_msg_id,
         client_account_id=new.client_account_id,
         participants=new.participants,
+        attachment_ids=new.attachment_ids,
     )
     return json({"thread": thread, "message": message}, 201)
 
@@ -77,7 +80,12 @@ async def list_messages(request: Request) -> Response:
 async def send_message(request: Request) -> Response:
     caller, new = await account(request), await body(request, NewMessage)
     message = await services(request).conversations.send(
-        caller, thread_id=path_id(request, "thread_id"), body=new.body, client_msg_id=new.client_msg_id, kind=new.kind
+        caller,
+        thread_id=path_id(request, "thread_id"),
+        body=new.body,
+        client_msg_id=new.client_msg_id,
+        kind=new.kind,
+        attachment_ids=new.attachment_ids,
     )
     return json({"message": message}, 201)
 

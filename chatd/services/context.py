@@ -13,6 +13,7 @@ from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.ratelimit import TokenBucket
+from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
@@ -31,6 +32,7 @@ class Services:
     hub: Hub
     broker: Broker
     bots: Bots
+    attachments: Attachments
     rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:

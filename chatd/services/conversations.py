@@ -16,9 +16,11 @@ from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.services import events as rendering
+from chatd.services.attachments import Attachments
 from protocol.values import Message, MessageKind, Role, Thread
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
+from storage import attachments as attachment_store
 from storage import directory as directory_store
 from storage import events as event_store
 from storage import messages as message_store
@@ -38,8 +40,11 @@ class Page:
 
 
 class Conversations:
-    def __init__(self, db: Database, broker: Broker, clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, broker: Broker, clock: Clock, settings: Settings, attachments: Attachments
+    ) -> None:
         self._db = db
+        self._attachments = attachments
         self._broker = broker
         self._clock = clock
         self._settings = settings
@@ -56,9 +61,10 @@ class Conversations:
         client_msg_id: str,
         client_account_id: int | None,
         participants: list[int],
+        attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
     ) -> tuple[Thread, Message]:
         _check_may_write(account)
-        rendered = self._render(body)
+        rendered = self._render(body, with_files=bool(attachment_ids))
         user = account.user
         subject = subject.strip()
         if not subject:
@@ -87,7 +93,9 @@ class Conversations:
                 now=now,
             )
             await thread_store.add_participants(conn, thread_id, [user.id, *members], now)
-            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, MessageKind.MESSAGE, now)
+            message = await self._insert(
+                conn, account, thread_id, rendered, client_msg_id, MessageKind.MESSAGE, now, attachment_ids
+            )
             facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
             thread_record = await event_store.append_event(
                 conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
@@ -106,10 +114,17 @@ class Conversations:
         return thread, message.for_author()
 
     async def send(
-        self, account: Account, *, thread_id: int, body: str, client_msg_id: str, kind: MessageKind
+        self,
+        account: Account,
+        *,
+        thread_id: int,
+        body: str,
+        client_msg_id: str,
+        kind: MessageKind,
+        attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
     ) -> Message:
         _check_may_write(account)
-        rendered = self._render(body)
+        rendered = self._render(body, with_files=bool(attachment_ids))
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
         user = account.user
@@ -121,7 +136,7 @@ class Conversations:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, kind, now)
+            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, kind, now, attachment_ids)
             if user.id not in facts.participant_ids:  # the author just joined the thread
                 facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
             record = await event_store.append_event(
@@ -243,11 +258,12 @@ class Conversations:
 
     # -- helpers --
 
-    def _render(self, body: str) -> Body:
-        """The body checked and rendered (outside any transaction: rendering is CPU work)."""
+    def _render(self, body: str, *, with_files: bool = False) -> Body:
+        """The body checked and rendered (outside any transaction: rendering is CPU work).
+        A message that carries files may have no text."""
         if len(body) > self._settings.max_body_chars:
             raise errors.TooLarge(f"body is over {self._settings.max_body_chars} characters")
-        if not body.strip():
+        if not body.strip() and not with_files:
             raise errors.BadRequest("body must not be blank")
         return richtext.render(body)
 
@@ -294,7 +310,9 @@ class Conversations:
         client_msg_id: str,
         kind: MessageKind,
         now: datetime,
+        attachment_ids: list[int],
     ) -> StoredMessage:
+        files = await self._attachments.claim(conn, account, attachment_ids) if attachment_ids else []
         try:
             message = await message_store.insert_message(
                 conn,
@@ -304,9 +322,12 @@ class Conversations:
                 body=body,
                 client_msg_id=client_msg_id,
                 now=now,
+                attachments=files,
             )
         except Duplicate:
             raise errors.Conflict("client_msg_id is being used by a concurrent request") from None
+        if files:
+            await attachment_store.attach(conn, [f.id for f in files], message.value.id)
         await thread_store.touch_thread(
             conn, thread_id, message.value.id, now, seen_by_clients=kind is not MessageKind.NOTE
         )
