@@ -48,11 +48,13 @@ def build_services(settings: Settings, clock: Clock) -> Services:
 
     async def load_events(after: int, through: int) -> list[BusEvent]:
         async with db.read() as conn:
+            # The hub steps over ids absent from SQL: only safe once they can no longer commit.
+            await event_store.settled_event_id(conn)
             return await rendering.load(conn, after, through)
 
     async def newest_event_id() -> int:
         async with db.read() as conn:
-            return await event_store.newest_event_id(conn)
+            return await event_store.settled_event_id(conn)
 
     passwords = Passwords()
     directory = Directory(db, clock, passwords)
@@ -78,8 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc = build_services(settings, clock)
-        if svc.db.is_sqlite:
-            await svc.db.migrate()
+        await svc.db.migrate()
         await svc.hub.start()
         await svc.broker.start(svc.hub)
         jobs = Scheduler()

@@ -126,8 +126,7 @@ def _with_services(settings: Settings, work: Callable[[Services], Awaitable[Any]
     async def run() -> Any:
         svc = build_services(settings, SystemClock())
         try:
-            if svc.db.is_sqlite:
-                await svc.db.migrate()
+            await svc.db.migrate()
             await svc.hub.start()
             await svc.broker.start(svc.hub)
             return await work(svc)

@@ -11,13 +11,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serializes migrations.
+MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"
 
 
 class Database:
@@ -54,8 +56,12 @@ class Database:
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         async with self.engine.connect() as conn:
-            # Under the write lock, two processes starting at once migrate one after the other.
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
+            # Under the write lock (SQLite) or an advisory lock (PostgreSQL), processes starting at
+            # once migrate one after the other; the later ones find the schema at head.
+            if self.is_sqlite:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+            else:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
             await conn.commit()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,6 +70,10 @@ async def append_event(
     client_ref_id: int | None = None,
     staff_only: bool = False,
 ) -> EventRecord:
+    if conn.dialect.name == "postgresql":
+        # The transaction must hold its xid before it takes an event id: settled_event_id finds
+        # in-flight writers by their xids.
+        await conn.execute(select(func.pg_current_xact_id()))
     result = await conn.execute(
         insert(Event)
         .values(
@@ -87,16 +92,48 @@ async def append_event(
     return _record(result.one())
 
 
-async def newest_event_id(conn: AsyncConnection, firm_id: int | None = None) -> int:
-    """The newest event id of the firm, or of the whole store; when there is none left, how far
-    events were pruned (0 on a new store), so ids handed out stay monotonic."""
+async def newest_event_id(conn: AsyncConnection, firm_id: int | None = None, *, through: int | None = None) -> int:
+    """The newest event id (of the firm, at most ``through``), or of the whole store; when there is
+    none left, how far events were pruned (0 on a new store), so ids handed out stay monotonic."""
     query = select(func.max(Event.id))
     if firm_id is not None:
         query = query.where(Event.firm_id == firm_id)
+    if through is not None:
+        query = query.where(Event.id <= through)
     found = await conn.scalar(query)
     if found is None:
         found = await pruned_through(conn)
     return int(found)
+
+
+async def settled_event_id(conn: AsyncConnection) -> int:
+    """An id such that every event at or below it is committed, or never will be.
+
+    Returns once that holds for the newest committed id. On SQLite ids are handed out by the one
+    writer, so commit order is id order. On PostgreSQL a transaction can take id 12, another id 13
+    and commit first; a reader that moved past 13 would never see 12. So: read the newest
+    committed id M, then list the transactions in flight (each event writer holds its xid before
+    taking an id, so whoever holds an id at or below M is among them or done), and wait until they
+    are all done. The caller's next statement takes a newer snapshot and sees every event up to M.
+    """
+    newest = await newest_event_id(conn)
+    if conn.dialect.name != "postgresql":
+        return newest
+    in_flight = list(await conn.scalars(text("SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x")))
+    pause = 0.001
+    while in_flight:
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.02)
+        in_flight = list(
+            await conn.scalars(
+                text(
+                    "SELECT x FROM unnest(CAST(:xids AS text[])) AS x"
+                    " WHERE NOT pg_visible_in_snapshot(CAST(x AS xid8), pg_current_snapshot())"
+                ),
+                {"xids": in_flight},
+            )
+        )
+    return newest
 
 
 async def events_for_viewer(

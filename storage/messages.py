@@ -109,13 +109,10 @@ async def insert_message(
         )
         .returning(*_COLUMNS)
     )
-    if conn.dialect.name == "sqlite":
-        # One writer at a time, and the caller looked for the key in this same transaction: a
-        # concurrent duplicate cannot happen, so the savepoint below would be a wasted round trip.
-        return _stored((await conn.execute(statement)).one())
+    # A concurrent duplicate (PostgreSQL; SQLite has one writer) fails the whole transaction: the
+    # caller gives up on it, so no savepoint is needed to carry on after the error.
     try:
-        async with conn.begin_nested():
-            result = await conn.execute(statement)
+        result = await conn.execute(statement)
     except IntegrityError as exc:
         raise Duplicate(f"client_msg_id {client_msg_id!r}") from exc
     return _stored(result.one())

@@ -125,6 +125,13 @@ async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Thre
     ]
 
 
+async def lock_for_new_message(conn: AsyncConnection, thread_id: int) -> None:
+    """Hold the thread until commit, so its message ids commit in the order they are handed out
+    (clients page history by id). SQLite's single writer already gives that."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(Thread.id).where(Thread.id == thread_id).with_for_update())
+
+
 async def touch_thread(
     conn: AsyncConnection, thread_id: int, message_id: int, now: datetime, *, seen_by_clients: bool
 ) -> None:

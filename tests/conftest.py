@@ -12,7 +12,14 @@ import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role, User
-from tests.support import JSON, ChatdProcess, Firm, RedisServer, WsClient, new_firm, seeder
+from tests.support import JSON, ChatdProcess, Firm, RedisServer, WsClient, new_firm, seeder, stop_postgres_cluster
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_cluster() -> Iterator[None]:
+    """With CHATD_TEST_DATABASE=postgresql, tests start one cluster on first use: stop it at the end."""
+    yield
+    stop_postgres_cluster()
 
 
 @pytest.fixture(scope="module")

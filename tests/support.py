@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
+import hashlib
 import itertools
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -84,6 +89,105 @@ class RedisServer:
             self.process = None
 
 
+def _postgres_binary(name: str) -> str:
+    """Debian keeps the server binaries out of PATH, in /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name) or max(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), default=None)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed; the test command installs it (scripts/test)")
+    return found
+
+
+class PostgresCluster:
+    """A throwaway cluster (initdb in a temp dir, a free loopback port, no fsync), one per test session.
+
+    initdb and postgres refuse to run as root, so under root they run as an unprivileged user.
+    """
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="chatd-pg-"))
+        self.port = free_port()
+        self._databases: set[str] = set()
+        self._lock = threading.Lock()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            user = "postgres" if _user_exists("postgres") else "nobody"
+            shutil.chown(self.workdir, user)
+            self._as = ["runuser", "-u", user, "--"]
+
+    def start(self) -> None:
+        data = self.workdir / "data"
+        self._run(_postgres_binary("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        options = (
+            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c max_connections=400"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            _postgres_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.workdir / "log"), "-w", "start"
+        )
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(_postgres_binary("pg_ctl"), "-D", str(self.workdir / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def database(self, name: str) -> str:
+        """The URL of the database ``name``, created empty on first use."""
+        with self._lock:  # processes started together from threads share a data dir
+            if name not in self._databases:
+                self._run(_postgres_binary("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+                self._databases.add(name)
+        return self.url(name)
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, cwd=self.workdir, stdout=subprocess.DEVNULL)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+# Which database the tests run on: CHATD_TEST_DATABASE=postgresql points every chatd and seeder at
+# the session's PostgreSQL cluster; anything else (the default) at a SQLite file in the data dir.
+ON_POSTGRESQL = os.environ.get("CHATD_TEST_DATABASE", "sqlite") == "postgresql"
+_cluster: PostgresCluster | None = None
+
+
+def postgres_cluster() -> PostgresCluster:
+    global _cluster
+    if _cluster is None:
+        _cluster = PostgresCluster()
+        _cluster.start()
+    return _cluster
+
+
+def stop_postgres_cluster() -> None:
+    global _cluster
+    if _cluster is not None:
+        _cluster.stop()
+        _cluster = None
+
+
+def database_env(data_dir: Path) -> dict[str, str]:
+    """The settings that give a data dir its own database: on PostgreSQL, a fresh database of the
+    session's cluster (the same for every process and seeder sharing the data dir)."""
+    if not ON_POSTGRESQL:
+        return {}
+    name = "t_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:20]
+    return {"CHATD_DATABASE_URL": postgres_cluster().database(name)}
+
+
+def chatd_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a ``chatd`` command on this data dir (inherits this process's)."""
+    return {**os.environ, "CHATD_DATA_DIR": str(data_dir), **database_env(data_dir), **(env or {})}
+
+
 @dataclass
 class ChatdProcess:
     """``chatd serve`` in a child process, as an operator would run it."""
@@ -103,7 +207,7 @@ class ChatdProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def full_env(self) -> dict[str, str]:
-        return {**os.environ, "CHATD_DATA_DIR": str(self.data_dir), **self.env}
+        return chatd_env(self.data_dir, self.env)
 
     def start(self) -> None:
         self.log_path = self.data_dir / f"chatd-{self.port}.log"
@@ -158,7 +262,7 @@ class Firm:
 
 @contextlib.asynccontextmanager
 async def seeder(data_dir: Path, env: dict[str, str]) -> AsyncIterator[Services]:
-    settings = Settings.from_env({"CHATD_DATA_DIR": str(data_dir), **env})
+    settings = Settings.from_env({"CHATD_DATA_DIR": str(data_dir), **database_env(data_dir), **env})
     services = build_services(settings, SystemClock())
     try:
         yield services

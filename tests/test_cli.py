@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any
 
 import httpx
 
-from tests.support import ROOT, ChatdProcess, WsClient
+from tests.support import ROOT, ChatdProcess, WsClient, chatd_env
 
 
 def chatd(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chatd", *args],
-        env={**os.environ, "CHATD_DATA_DIR": str(data_dir)},
+        env=chatd_env(data_dir),
         cwd=ROOT,
         capture_output=True,
         text=True,

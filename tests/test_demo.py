@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, WsClient, free_port, wait_for_port
+from tests.support import ROOT, WsClient, chatd_env, free_port, wait_for_port
 
 LOGIN = re.compile(r"^\s+(owner|staff|client)\s+.+?\s(\S+@\S+)\s+password: (\S+)$")
 
@@ -19,7 +18,7 @@ LOGIN = re.compile(r"^\s+(owner|staff|client)\s+.+?\s(\S+@\S+)\s+password: (\S+)
 def _run_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, tuple[str, str]]]:
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "chatd", "demo", "--port", str(port)],
-        env={**os.environ, "CHATD_DATA_DIR": str(data_dir)},
+        env=chatd_env(data_dir),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

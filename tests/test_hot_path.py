@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from chatd.services.context import Services
 from protocol.values import MessageKind, Role
-from tests.support import new_firm, seeder
+from tests.support import ON_POSTGRESQL, new_firm, seeder
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -34,7 +34,7 @@ def _count_statements(services: Services) -> list[str]:
     return statements
 
 
-async def test_a_send_is_one_transaction_of_eight_statements(live_services: Services) -> None:
+async def test_a_send_is_one_transaction_of_few_statements(live_services: Services) -> None:
     firm = await new_firm(live_services)
     staff = await live_services.directory.account((await firm.user(Role.STAFF)).id)
     client_user = await firm.user(Role.CLIENT)
@@ -55,8 +55,12 @@ async def test_a_send_is_one_transaction_of_eight_statements(live_services: Serv
         await live_services.conversations.send(
             client, thread_id=thread.id, body="hello", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
         )
-        assert statements[0] == "BEGIN IMMEDIATE"
-        assert len(statements) <= 8, statements
+        if ON_POSTGRESQL:
+            # No BEGIN through the cursor; the thread lock and the xid that settled_event_id needs.
+            assert len(statements) <= 9, statements
+        else:
+            assert statements[0] == "BEGIN IMMEDIATE"
+            assert len(statements) <= 8, statements
     statements.clear()
     _message, _ = await live_services.conversations.history(
         client, thread_id=thread.id, before=None, after=None, limit=1

@@ -131,6 +131,7 @@ class Conversations:
         now = self._clock.now()
         async with self._db.write() as conn:
             facts = await self._visible_thread(conn, account, thread_id)
+            await thread_store.lock_for_new_message(conn, thread_id)
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
                 if existing.value.thread_id != thread_id:
@@ -238,8 +239,10 @@ class Conversations:
         return Page(threads=page, cursor=next_cursor)
 
     async def newest_event_id(self, account: Account) -> int:
+        """The hello's position: no event of the firm at or below it can still commit."""
         async with self._db.read() as conn:
-            return await event_store.newest_event_id(conn, account.user.firm_id)
+            settled = await event_store.settled_event_id(conn)
+            return await event_store.newest_event_id(conn, account.user.firm_id, through=settled)
 
     async def replay(self, account: Account, *, after: int, through: int) -> list[BusEvent]:
         """The durable events in (after, through] the account may see, or ResyncRequired."""
