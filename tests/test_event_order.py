@@ -18,6 +18,7 @@ from chatd.services.context import Services
 from protocol.values import MessageKind
 from storage import events as event_store
 from storage import messages as message_store
+from storage.messages import Body
 from tests.conftest import Cast, make_cast, new_id, open_thread
 from tests.support import ChatdProcess, WsClient, postgres_cluster, seeder
 
@@ -54,7 +55,7 @@ async def _held_message(
             thread_id=thread_id,
             author_id=cast.staff.id,
             kind=MessageKind.MESSAGE,
-            body="committed late",
+            body=Body(source="committed late", html="<p>committed late</p>", embeds=[]),
             client_msg_id=new_id(),
             now=now,
         )
@@ -68,6 +69,14 @@ async def _held_message(
         )
         taken.set_result(record.id)
         await release.wait()
+
+
+async def _rolled_back_event(services: Services, cast: Cast, thread_id: int) -> None:
+    async with services.db.write() as conn:
+        await event_store.append_event(
+            conn, firm_id=cast.firm.id, type="read", thread_id=thread_id, now=services.clock.now()
+        )
+        raise RuntimeError("roll back")
 
 
 async def test_an_event_that_commits_after_a_newer_one_is_not_skipped(
@@ -105,9 +114,7 @@ async def test_an_event_that_commits_after_a_newer_one_is_not_skipped(
     await asyncio.gather(staff.close(), client.close(), resumed.close())
 
 
-async def test_an_id_that_never_commits_does_not_stall_delivery(
-    pg_server: ChatdProcess, pg_services: Services
-) -> None:
+async def test_an_id_that_never_commits_does_not_stall_delivery(pg_server: ChatdProcess, pg_services: Services) -> None:
     cast = await make_cast(pg_services)
     staff = await WsClient.connect(pg_server.ws_url, cast.token(cast.staff))
     client = await WsClient.connect(pg_server.ws_url, cast.token(cast.client))
@@ -116,11 +123,7 @@ async def test_an_id_that_never_commits_does_not_stall_delivery(
 
     # A transaction takes an event id and rolls back: the id is a hole for good.
     with pytest.raises(RuntimeError, match="roll back"):
-        async with pg_services.db.write() as conn:
-            await event_store.append_event(
-                conn, firm_id=cast.firm.id, type="read", thread_id=thread_id, now=pg_services.clock.now()
-            )
-            raise RuntimeError("roll back")
+        await _rolled_back_event(pg_services, cast, thread_id)
     sent = await staff.ok("send", thread_id=thread_id, body="after the hole", client_msg_id=new_id())
     await client.event("message.created", message__id=sent["message"]["id"])
     await asyncio.gather(staff.close(), client.close())
