@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from chatd import errors
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, protocol_spec, session, threads, tokens
+from chatd.api import bots, protocol_spec, session, threads, tokens, webhooks
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -31,6 +31,7 @@ from chatd.services.bots import Bots
 from chatd.services.context import Services
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
+from chatd.services.webhooks import Webhooks
 from chatd.ws import websocket_endpoint
 from scheduler import Scheduler
 from scheduler.jobs import prune_events
@@ -59,6 +60,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     passwords = Passwords()
     directory = Directory(db, clock, passwords)
     attachments = Attachments(db, clock, settings)
+    bot_service = Bots(db, clock, directory)
     return Services(
         settings=settings,
         clock=clock,
@@ -69,7 +71,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         attachments=attachments,
         hub=Hub(load_events, newest_event_id),
         broker=broker,
-        bots=Bots(db, clock, directory),
+        bots=bot_service,
+        webhooks=Webhooks(db, clock, settings, bot_service),
     )
 
 
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         jobs = Scheduler()
         retention = timedelta(days=settings.event_retention_days)
         jobs.every("prune-events", 3600, lambda: prune_events(svc.db, clock.now, retention))
+        jobs.every("webhooks", settings.scheduler_tick_s, svc.webhooks.run_once)
         jobs.start()
         app.state.services = svc
         logger.info("chatd ready (%s, %s broker)", svc.db.url.get_backend_name(), type(svc.broker).__name__)
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             jobs.shutdown()
             await svc.hub.stop()
             await svc.broker.stop()
+            await svc.webhooks.close()
             await svc.db.dispose()
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *attachments_api.routes,
         *bots.routes,
         *protocol_spec.routes,
+        *webhooks.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))

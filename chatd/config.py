@@ -54,6 +54,12 @@ class Settings:
     max_zip_files: int = 100
     max_zip_bytes: int = 200 * 1024 * 1024
     max_zip_ratio: int = 100
+    # Outgoing webhooks (docs/bots.md): loopback and private targets only when allowed.
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_disable_after: int = 10
+    webhook_retry_base_s: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +90,11 @@ class Settings:
             max_zip_files=_int(env, "CHATD_MAX_ZIP_FILES", 100),
             max_zip_bytes=_int(env, "CHATD_MAX_ZIP_BYTES", 200 * 1024 * 1024),
             max_zip_ratio=_int(env, "CHATD_MAX_ZIP_RATIO", 100),
+            webhook_allow_private=env.get("CHATD_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
+            webhook_timeout_s=_int(env, "CHATD_WEBHOOK_TIMEOUT_MS", 10_000) / 1000,
+            webhook_max_attempts=_int(env, "CHATD_WEBHOOK_MAX_ATTEMPTS", 8),
+            webhook_disable_after=_int(env, "CHATD_WEBHOOK_DISABLE_AFTER", 10),
+            webhook_retry_base_s=_int(env, "CHATD_WEBHOOK_RETRY_BASE_S", 10),
         )
 
 

@@ -217,3 +217,30 @@ async def test_the_cli_creates_a_scoped_read_only_bot_and_an_expiring_token(tmp_
     assert token["token"].startswith("chatd_")
     expires = datetime.fromisoformat(token["expires_at"])
     assert timedelta(days=29) < expires - datetime.now(UTC) < timedelta(days=31)
+
+
+async def test_an_integration_posts_over_http_with_its_token_once_per_client_msg_id(
+    server: ChatdProcess, owner: Owner, connect: Connect, services: Services
+) -> None:
+    bot = await owner.new_bot(name="CRM sync")
+    token = (await owner.new_token(bot["id"]))["token"]
+    staff = await connect(await owner.firm.token(await owner.firm.user(Role.STAFF)))
+    thread_id = (await open_thread(staff, await owner.firm.user(Role.CLIENT)))["thread"]["id"]
+    other_firm = await new_firm(services)
+    other_staff = await connect(await other_firm.token(await other_firm.user(Role.STAFF)))
+    elsewhere = (await open_thread(other_staff, await other_firm.user(Role.CLIENT)))["thread"]["id"]
+    async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}) as http:
+        path = f"/api/threads/{thread_id}/messages"
+        outside = await http.post(path, json={"body": "Invoice 12 paid", "client_msg_id": "crm-12"})
+        assert outside.status_code == 404  # not added to the thread yet
+        await owner.http.post(f"/api/bots/{bot['id']}/threads", json={"thread_id": thread_id})
+        first = await http.post(path, json={"body": "Invoice 12 paid", "client_msg_id": "crm-12"})
+        retry = await http.post(path, json={"body": "Invoice 12 paid", "client_msg_id": "crm-12"})
+        assert first.status_code == retry.status_code == 201
+        assert first.json()["message"]["id"] == retry.json()["message"]["id"]
+        assert first.json()["message"]["client_msg_id"] == "crm-12"
+        other = await http.post(f"/api/threads/{elsewhere}/messages", json={"body": "leak?", "client_msg_id": "crm-13"})
+        assert other.status_code == 404
+        assert other.json()["error"]["code"] == "not_found"
+    await staff.event("message.created", message__body="Invoice 12 paid")
+    assert await staff.quiet(0.3, "message.created") == []

@@ -17,6 +17,7 @@ from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
+from chatd.services.webhooks import Webhooks
 from protocol.errors import CloseCode
 from storage import Database
 
@@ -33,6 +34,7 @@ class Services:
     broker: Broker
     bots: Bots
     attachments: Attachments
+    webhooks: Webhooks
     rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:

@@ -1,0 +1,75 @@
+"""A bot's outgoing webhook, for the firm's owners: set it (the secret is shown then), see its
+health (why it was disabled), turn it back on, remove it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chatd.api.common import account, body, json, path_id, services
+from chatd.services.webhooks import Status
+from protocol.values import format_time
+from storage.webhooks import WebhookRecord
+
+
+class WebhookTarget(msgspec.Struct, forbid_unknown_fields=True):
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+def webhook_json(webhook: WebhookRecord) -> dict[str, Any]:
+    def when(moment: datetime | None) -> str | None:
+        return None if moment is None else format_time(moment)
+
+    return {
+        "id": webhook.id,
+        "bot_id": webhook.bot_id,
+        "url": webhook.url,
+        "active": webhook.active,
+        "disabled_reason": webhook.disabled_reason,
+        "disabled_at": when(webhook.disabled_at),
+        "consecutive_failures": webhook.consecutive_failures,
+        "last_success_at": when(webhook.last_success_at),
+        "last_failure_at": when(webhook.last_failure_at),
+        "last_error": webhook.last_error,
+        "created_at": when(webhook.created_at),
+    }
+
+
+def _status_json(status: Status) -> dict[str, Any]:
+    return {"webhook": {**webhook_json(status.webhook), "deliveries": status.deliveries}}
+
+
+async def set_webhook(request: Request) -> Response:
+    owner, target = await account(request), await body(request, WebhookTarget)
+    webhook = await services(request).webhooks.configure(owner, path_id(request, "bot_id"), target.url)
+    # The signing secret is shown here only, like a token.
+    return json({"webhook": {**webhook_json(webhook), "secret": webhook.secret}}, 201)
+
+
+async def get_webhook(request: Request) -> Response:
+    owner = await account(request)
+    return json(_status_json(await services(request).webhooks.status(owner, path_id(request, "bot_id"))))
+
+
+async def enable_webhook(request: Request) -> Response:
+    owner = await account(request)
+    return json(_status_json(await services(request).webhooks.enable(owner, path_id(request, "bot_id"))))
+
+
+async def delete_webhook(request: Request) -> Response:
+    owner = await account(request)
+    await services(request).webhooks.remove(owner, path_id(request, "bot_id"))
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/bots/{bot_id:int}/webhook", set_webhook, methods=["PUT"]),
+    Route("/api/bots/{bot_id:int}/webhook", get_webhook, methods=["GET"]),
+    Route("/api/bots/{bot_id:int}/webhook", delete_webhook, methods=["DELETE"]),
+    Route("/api/bots/{bot_id:int}/webhook/enable", enable_webhook, methods=["POST"]),
+]
