@@ -13,11 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from chatd import errors
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, protocol_spec, session, threads, tokens, webhooks
+from chatd.api import bots, lookups, protocol_spec, session, threads, tokens, webhooks
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -32,6 +31,7 @@ from chatd.services.context import Services
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.webhooks import Webhooks
+from chatd.web import WebClient
 from chatd.ws import websocket_endpoint
 from scheduler import Scheduler
 from scheduler.jobs import prune_events
@@ -127,9 +127,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *bots.routes,
         *protocol_spec.routes,
         *webhooks.routes,
+        *lookups.routes,
     ]
     if WEB_CLIENT.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web_client"))
+        routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))
     return Starlette(
         routes=routes,
         lifespan=lifespan,

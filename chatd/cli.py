@@ -193,7 +193,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {login.role.value:<7} {login.name:<15} {login.email:<{width}}  password: {password}")
     client = next(login for login, _ in logins if login.role is Role.CLIENT)
     print(
-        f"\nChat from a terminal (one per user):\n"
+        f"\nIn a browser: open {url} as staff in one window and as a client in a private window.\n"
+        f"Or chat from a terminal (one per user):\n"
         f"  .venv/bin/python examples/terminal_chat.py --url {url.rstrip('/')} --email {client.email} --password …\n"
         f"WebSocket: ws://{args.host}:{args.port}/ws   HTTP API: {url}api/   Protocol: docs/protocol.md\n"
         "\nPasswords are new each time `chatd demo` starts. Ctrl+C stops the server.\n",

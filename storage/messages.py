@@ -208,3 +208,14 @@ async def newest_visible_id_at_or_before(conn: AsyncConnection, thread_id: int, 
 async def first_message_id(conn: AsyncConnection, thread_id: int) -> int | None:
     found = await conn.scalar(select(func.min(Message.id)).where(Message.thread_id == thread_id))
     return None if found is None else int(found)
+
+
+async def visible_messages(conn: AsyncConnection, viewer: Viewer, message_ids: list[int]) -> list[StoredMessage]:
+    """Those of ``message_ids`` the viewer may see (thread list previews); others are left out."""
+    rows = await conn.execute(
+        select(*_COLUMNS)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Message.id.in_(message_ids), thread_visible(viewer), message_kind_visible(viewer))
+        .order_by(Message.id)
+    )
+    return [_stored(row) for row in rows]

@@ -1,0 +1,478 @@
+// The signed-in app: the staff inbox or the client portal (same screens, role-aware), kept live over
+// one WebSocket. Routes live in the URL hash: #/ (list), #/t/ID (a thread), #/new (a new thread).
+
+import { api } from "./api.js";
+import { Connection } from "./connection.js";
+import { renderMessages, renderTyping } from "./conversation.js";
+import { h, replace } from "./dom.js";
+import { t } from "./i18n.js";
+import { newThreadForm } from "./newthread.js";
+import { Notifier } from "./notify.js";
+import { Outbox } from "./outbox.js";
+import { Store } from "./store.js";
+import { avatar, enableArrowKeys, renderThreadList } from "./threadlist.js";
+
+const TYPING_EVERY_MS = 2000;
+
+export class App {
+  constructor(root, me, onSignedOut) {
+    this.root = root;
+    this.me = me;
+    this.onSignedOut = onSignedOut;
+    this.store = new Store(me);
+    this.currentId = null;
+    this.view = "list";
+    this.renderQueued = false;
+    this.refreshTimers = {};
+    this.readSent = new Map();
+    this.lastTypingSent = 0;
+    this.draftKey = `chatd.drafts.${me.id}`;
+    this.drafts = new Map(JSON.parse(localStorage.getItem(this.draftKey) || "[]"));
+    this.conn = new Connection({
+      onEvent: (frame) => this.onEvent(frame),
+      onReady: (fresh) => this.onReady(fresh),
+      onStatus: () => this.render(),
+      onAuthLost: () => this.signedOut(),
+    });
+    this.outbox = new Outbox(
+      me.id,
+      this.conn,
+      () => this.render(),
+      (message) => {
+        this.store.upsertMessage(message);
+        this.render();
+      },
+    );
+    this.notifier = new Notifier((threadId) => (location.hash = `#/t/${threadId}`));
+    this.listeners = [];
+  }
+
+  start() {
+    this.buildShell();
+    this.listen(window, "hashchange", () => this.route(true));
+    this.listen(document, "visibilitychange", () => this.markRead());
+    this.listen(window, "focus", () => this.markRead());
+    this.listen(window, "beforeunload", (event) => {
+      // Leaving with a draft or unsent messages: let the browser ask for confirmation.
+      if (this.composer.value.trim() || this.outbox.size > 0) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+    this.refreshPeople();
+    this.conn.start();
+    this.route(false);
+  }
+
+  listen(target, type, handler) {
+    target.addEventListener(type, handler);
+    this.listeners.push([target, type, handler]);
+  }
+
+  async signOut() {
+    try {
+      await api.logout();
+    } finally {
+      this.signedOut();
+    }
+  }
+
+  signedOut() {
+    this.conn.stop();
+    for (const [target, type, handler] of this.listeners) target.removeEventListener(type, handler);
+    history.replaceState(null, "", "#/");
+    this.onSignedOut();
+  }
+
+  // ---- the shell -------------------------------------------------------------------------------
+
+  buildShell() {
+    const staff = this.store.isStaff;
+    this.banner = h("div", { class: "banner", role: "status", "aria-live": "polite", hidden: true });
+    this.threadList = h("ul", { class: "thread-list", role: "list" });
+    enableArrowKeys(this.threadList);
+    this.notifyButton = h(
+      "button",
+      { type: "button", class: "button ghost small", "aria-label": t.enableNotifications, title: t.enableNotifications, onclick: () => this.notifier.ask().then(() => this.render()) },
+      h("span", { class: "bell", "aria-hidden": "true" }),
+      h("span", { class: "label-wide" }, t.enableNotifications),
+    );
+    this.pane = h("main", { id: "main", class: "pane", tabindex: "-1" });
+    this.layout = h(
+      "div",
+      { class: "layout" },
+      h(
+        "nav",
+        { class: "sidebar", "aria-labelledby": "list-title" },
+        h(
+          "div",
+          { class: "sidebar-head" },
+          h("h1", { id: "list-title" }, staff ? t.inbox : t.myThreads),
+          h("a", { href: "#/new", class: "button primary small", "aria-label": t.newThread, title: t.newThread }, h("span", { "aria-hidden": "true" }, "+"), t.newShort),
+        ),
+        this.threadList,
+      ),
+      this.pane,
+    );
+    replace(
+      this.root,
+      h("a", { class: "skip-link", href: "#main", onclick: (e) => (e.preventDefault(), this.pane.focus()) }, t.skipToContent),
+      h(
+        "div",
+        { class: `shell ${staff ? "staff" : "client"}` },
+        h(
+          "header",
+          { class: "topbar" },
+          h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), t.appName),
+          h("span", { class: "spacer" }),
+          this.notifyButton,
+          h(
+            "span",
+            { class: "me", title: t.signedInAs(this.me.name) },
+            avatar(this.me.name, "small"),
+            h("span", { class: "me-name" }, this.me.name),
+            h("span", { class: "role-tag" }, t.roles[this.me.role] || this.me.role),
+          ),
+          h("button", { type: "button", class: "button ghost small", onclick: () => this.signOut() }, t.signOut),
+        ),
+        this.banner,
+        this.layout,
+      ),
+    );
+    this.buildConversation();
+  }
+
+  buildConversation() {
+    this.convTitle = h("h2", { id: "conv-title", tabindex: "-1" });
+    this.convSub = h("p", { class: "conv-sub" });
+    this.messageList = h("div", { class: "messages", role: "log", "aria-labelledby": "conv-title", tabindex: "0" });
+    this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
+    this.composer = h("textarea", { id: "composer", rows: "1", "aria-describedby": "composer-hint" });
+    this.modeInputs = ["message", "note"].map((kind) =>
+      h("input", { type: "radio", name: "compose-kind", value: kind, id: `kind-${kind}`, checked: kind === "message" }),
+    );
+    this.sendButton = h("button", { type: "submit", class: "button primary send" }, t.send);
+    this.composerLabel = h("label", { for: "composer", class: "visually-hidden" }, t.messageLabel);
+    this.form = h(
+      "form",
+      { class: "composer-form", "aria-label": t.reply },
+      this.store.isStaff
+        ? h(
+            "div",
+            { class: "mode", role: "radiogroup", "aria-label": t.replyMode },
+            this.modeInputs[0],
+            h("label", { for: "kind-message" }, t.reply),
+            this.modeInputs[1],
+            h("label", { for: "kind-note" }, t.internalNote),
+          )
+        : null,
+      h("div", { class: "compose-row" }, this.composerLabel, this.composer, this.sendButton),
+      h("p", { id: "composer-hint", class: "visually-hidden" }, t.composerHint),
+    );
+    for (const input of this.modeInputs) input.addEventListener("change", () => this.updateMode());
+    this.composer.addEventListener("input", () => this.onComposerInput());
+    this.composer.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.form.requestSubmit();
+      }
+    });
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.conversation = h(
+      "section",
+      { class: "conversation", "aria-labelledby": "conv-title" },
+      h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub)),
+      this.messageList,
+      this.typingLine,
+      this.form,
+    );
+    this.updateMode();
+  }
+
+  get kind() {
+    return this.store.isStaff && this.modeInputs[1].checked ? "note" : "message";
+  }
+
+  updateMode() {
+    const note = this.kind === "note";
+    this.form.classList.toggle("note-mode", note);
+    this.composer.placeholder = note ? t.notePlaceholder : t.messagePlaceholder;
+    this.sendButton.textContent = note ? t.addNote : t.send;
+  }
+
+  // ---- routing ---------------------------------------------------------------------------------
+
+  route(byUser) {
+    const match = location.hash.match(/^#\/t\/(\d+)$/);
+    this.saveDraft();
+    if (match) {
+      this.view = "thread";
+      this.currentId = Number(match[1]);
+      this.composer.value = this.drafts.get(this.currentId) || "";
+      this.autoGrow();
+      this.loadThread(this.currentId);
+      replace(this.pane, this.conversation);
+      this.stickToBottom = true;
+      this.renderNow();
+      if (byUser) this.convTitle.focus();
+      this.markRead();
+    } else if (location.hash === "#/new") {
+      this.view = "new";
+      this.currentId = null;
+      replace(this.pane, newThreadForm(this.store, (subject, body, accountId, clientMsgId) => this.createThread(subject, body, accountId, clientMsgId)));
+      this.pane.querySelector("input")?.focus();
+    } else {
+      this.view = "list";
+      this.currentId = null;
+      replace(this.pane, h("div", { class: "empty-pane" }, h("div", { class: "empty-art", "aria-hidden": "true" }), h("p", {}, t.noThreadSelected)));
+    }
+    this.layout.classList.toggle("has-detail", this.view !== "list");
+    this.render();
+  }
+
+  // ---- data ------------------------------------------------------------------------------------
+
+  async onReady(fresh) {
+    if (fresh) this.store.forgetMessages();
+    try {
+      await this.loadThreads();
+    } catch {
+      return; // the connection dropped; the next onReady tries again
+    }
+    this.outbox.flush();
+    if (this.currentId != null) await this.loadThread(this.currentId);
+    this.render();
+  }
+
+  async loadThreads() {
+    const { threads } = await this.conn.request("threads", { limit: 100 });
+    this.store.setThreads(threads);
+    const ids = threads.map((thread) => thread.last_message_id).filter(Boolean);
+    if (ids.length) {
+      const { messages } = await api.messages(ids);
+      for (const message of messages) this.store.previews.set(message.thread_id, message);
+    }
+    this.render();
+  }
+
+  async refreshPeople() {
+    try {
+      this.store.setPeople(await api.people());
+      this.render();
+    } catch {
+      /* kept from before; retried on the next unknown name */
+    }
+  }
+
+  later(name, delay, work) {
+    clearTimeout(this.refreshTimers[name]);
+    this.refreshTimers[name] = setTimeout(work, delay);
+  }
+
+  async loadThread(threadId) {
+    if (!this.conn.ready) return;
+    this.notFound = false;
+    try {
+      if (!this.store.loaded.has(threadId)) {
+        const { messages, has_more } = await this.conn.request("history", { thread_id: threadId, limit: 50 });
+        this.store.addHistory(threadId, messages, has_more, false);
+        this.stickToBottom = true;
+      }
+      const { readers } = await api.readers(threadId);
+      for (const reader of readers) this.store.markRead(threadId, reader.user_id, reader.message_id, reader.read_at);
+    } catch (error) {
+      if (error.code === "not_found") this.notFound = true;
+    }
+    this.render();
+    this.markRead();
+  }
+
+  async loadOlder() {
+    const threadId = this.currentId;
+    const oldest = this.store.sortedMessages(threadId)[0];
+    if (!oldest) return;
+    const { messages, has_more } = await this.conn.request("history", { thread_id: threadId, before: oldest.id, limit: 50 });
+    this.store.addHistory(threadId, messages, has_more, true);
+    this.keepOffset = true;
+    this.renderNow();
+  }
+
+  /** Move my read marker to the newest message of the open thread, when I can actually see it. */
+  markRead() {
+    const threadId = this.currentId;
+    if (threadId == null || document.visibilityState !== "visible" || !this.conn.ready) return;
+    const newest = this.store.sortedMessages(threadId).at(-1);
+    if (!newest || newest.id <= Math.max(this.store.myMarker(threadId), this.readSent.get(threadId) || 0)) return;
+    this.readSent.set(threadId, newest.id);
+    this.conn.request("read", { thread_id: threadId, message_id: newest.id }).then(
+      () => {
+        this.store.markRead(threadId, this.me.id, newest.id, new Date().toISOString());
+        const thread = this.store.threads.get(threadId);
+        if (thread && newest.id >= (thread.last_message_id || 0)) thread.unread = 0;
+        this.render();
+      },
+      () => this.readSent.delete(threadId),
+    );
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  onEvent(frame) {
+    const { type, data } = frame;
+    const store = this.store;
+    if (type === "message.created") {
+      const message = data.message;
+      if (message.client_msg_id) this.outbox.confirm(message.client_msg_id);
+      // Already counted when the thread (list or thread.created) named it as its newest message.
+      const counted = message.id <= (store.threads.get(message.thread_id)?.last_message_id || 0);
+      const known = counted || store.threadMessages(message.thread_id).has(message.id);
+      store.upsertMessage(message);
+      const thread = store.threads.get(message.thread_id);
+      if (!thread) this.later("threads", 300, () => this.loadThreads().catch(() => {}));
+      if (!store.people.has(message.author_id) && message.author_id !== this.me.id) this.later("people", 300, () => this.refreshPeople());
+      if (thread && !known && message.author_id !== this.me.id) {
+        const looking = message.thread_id === this.currentId && document.visibilityState === "visible";
+        if (!looking) thread.unread = (thread.unread || 0) + 1;
+        if (document.hidden) this.notifier.show(store.name(message.author_id) || t.unknownUser, message, thread);
+      }
+      if (message.thread_id === this.currentId) this.markRead();
+    } else if (type === "message.updated" || type === "message.deleted") {
+      store.upsertMessage(data.message);
+      if (type === "message.deleted") this.later("threads", 500, () => this.loadThreads().catch(() => {}));
+    } else if (type === "read") {
+      store.markRead(data.thread_id, data.user_id, data.message_id, new Date().toISOString());
+      const thread = store.threads.get(data.thread_id);
+      if (data.user_id === this.me.id && thread) {
+        if (data.message_id >= (thread.last_message_id || 0)) thread.unread = 0;
+        else this.later("threads", 500, () => this.loadThreads().catch(() => {}));
+      }
+    } else if (type === "thread.created") {
+      store.upsertThread(data.thread);
+      const account = data.thread.client_account_id;
+      if (account != null && !store.accounts.has(account)) this.later("people", 300, () => this.refreshPeople());
+    } else if (type === "typing") {
+      if (data.user_id !== this.me.id) {
+        const shown = store.startTyping(data.thread_id, data.user_id, data.kind || "message");
+        setTimeout(() => this.render(), shown + 50);
+      }
+    }
+    this.render();
+  }
+
+  // ---- composing -------------------------------------------------------------------------------
+
+  onComposerInput() {
+    this.autoGrow();
+    this.saveDraftSoon();
+    const now = Date.now();
+    if (this.composer.value.trim() && this.currentId != null && now - this.lastTypingSent > TYPING_EVERY_MS) {
+      this.lastTypingSent = now;
+      this.conn.notify("typing", { thread_id: this.currentId, ...(this.kind === "note" ? { kind: "note" } : {}) });
+    }
+  }
+
+  autoGrow() {
+    this.composer.style.height = "auto";
+    this.composer.style.height = `${Math.min(this.composer.scrollHeight, 240)}px`;
+  }
+
+  saveDraftSoon() {
+    this.later("draft", 400, () => {
+      this.saveDraft();
+      this.render();
+    });
+  }
+
+  saveDraft() {
+    if (this.currentId == null) return;
+    const text = this.composer.value;
+    if (text.trim()) this.drafts.set(this.currentId, text);
+    else this.drafts.delete(this.currentId);
+    localStorage.setItem(this.draftKey, JSON.stringify([...this.drafts]));
+  }
+
+  send() {
+    const body = this.composer.value;
+    if (!body.trim() || this.currentId == null) return;
+    this.outbox.add(this.currentId, body, this.kind);
+    this.composer.value = "";
+    this.lastTypingSent = 0;
+    this.autoGrow();
+    this.saveDraft();
+    this.stickToBottom = true;
+    this.render();
+    this.composer.focus();
+  }
+
+  async createThread(subject, body, accountId, clientMsgId) {
+    const fields = { subject, body, client_msg_id: clientMsgId };
+    if (accountId != null) fields.client_account_id = accountId;
+    const { thread, message } = await this.conn.request("thread.create", fields);
+    this.store.upsertThread(thread);
+    this.store.upsertMessage(message);
+    location.hash = `#/t/${thread.id}`;
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------
+
+  render() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => this.renderNow());
+  }
+
+  renderNow() {
+    this.renderQueued = false;
+    const store = this.store;
+    const unread = store.totalUnread();
+    const subject = this.currentId != null ? store.threads.get(this.currentId)?.subject : null;
+    document.title = `${unread ? `(${unread}) ` : ""}${subject ? `${subject} · ` : ""}${t.appName}`;
+    this.renderBanner();
+    this.notifyButton.hidden = !this.notifier.canAsk();
+    renderThreadList(this.threadList, store, this.currentId, this.drafts);
+    if (this.view === "thread") this.renderConversation();
+  }
+
+  renderBanner() {
+    const offline = this.conn.status === "offline";
+    this.banner.hidden = !offline;
+    if (!offline) return;
+    replace(
+      this.banner,
+      h("span", { class: "banner-dot", "aria-hidden": "true" }),
+      h("span", {}, navigator.onLine ? t.reconnecting : t.offline),
+      h("button", { type: "button", class: "link-button", onclick: () => this.conn.reconnectNow() }, t.reconnectNow),
+    );
+  }
+
+  renderConversation() {
+    const store = this.store;
+    const thread = store.threads.get(this.currentId);
+    if (!thread) {
+      this.convTitle.textContent = this.notFound ? t.notFound : t.loading;
+      this.convSub.textContent = "";
+    } else {
+      this.convTitle.textContent = thread.subject;
+      // Staff see who the thread is with; a client knows it is with them.
+      this.convSub.textContent = !store.isStaff
+        ? ""
+        : thread.client_account_id == null
+          ? t.internalThread
+          : store.accounts.get(thread.client_account_id)?.name || "";
+    }
+    this.form.hidden = !thread;
+    renderMessages(this.messageList, store, this.currentId, this.outbox.forThread(this.currentId), {
+      retry: (id) => this.outbox.retry(id),
+      discard: (id) => this.outbox.discard(id),
+      loadOlder: () => this.loadOlder(),
+      stickToBottom: this.stickToBottom,
+      keepOffset: this.keepOffset,
+    });
+    this.stickToBottom = false;
+    this.keepOffset = false;
+    renderTyping(this.typingLine, store, this.currentId);
+  }
+}

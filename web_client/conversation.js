@@ -1,0 +1,117 @@
+// One thread's messages: day separators, grouped bubbles, notes set apart, pending sends, the read
+// receipt under your newest message, and who is typing.
+
+import { h, replace } from "./dom.js";
+import { formatDay, formatFull, formatTime, joinNames, t } from "./i18n.js";
+import { avatar } from "./threadlist.js";
+
+const GROUP_MS = 5 * 60 * 1000;
+
+function messageBody(message) {
+  if (message.deleted_at) return h("p", { class: "body deleted" }, t.deleted);
+  return h("div", { class: "body" }, message.body);
+}
+
+function receipt(store, threadId, message) {
+  const readers = store.seenBy(threadId, message.id);
+  if (readers.length === 0) return null;
+  const names = joinNames(readers.map((r) => store.name(r.user_id) || t.unknownUser));
+  const times = readers.map((r) => r.read_at).filter(Boolean).sort();
+  const text = times.length ? t.seenBy(names, formatTime(times.at(-1))) : t.seenByNoTime(names);
+  return h("p", { class: "receipt" }, h("span", { class: "receipt-check", "aria-hidden": "true" }, "✓✓"), text);
+}
+
+function messageElement(store, message, grouped, withReceipt) {
+  const mine = message.author_id === store.me.id;
+  const note = message.kind === "note";
+  const author = mine ? t.you : store.name(message.author_id) || t.unknownUser;
+  return h(
+    "article",
+    {
+      class: `msg${mine ? " mine" : ""}${note ? " note" : ""}${grouped ? " grouped" : ""}`,
+      dataset: { messageId: message.id, kind: message.kind },
+      "aria-label": `${note ? `${t.internalNote}, ` : ""}${author}, ${formatTime(message.created_at)}`,
+    },
+    grouped || mine ? null : avatar(store.name(message.author_id) || "?"),
+    h(
+      "div",
+      { class: "bubble" },
+      grouped
+        ? null
+        : h(
+            "header",
+            { class: "msg-head" },
+            h("span", { class: "author" }, author),
+            note ? h("span", { class: "note-tag" }, t.internalNote) : null,
+            h("time", { datetime: message.created_at, title: formatFull(message.created_at) }, formatTime(message.created_at)),
+          ),
+      messageBody(message),
+      message.edited_at && !message.deleted_at ? h("span", { class: "edited" }, `(${t.edited})`) : null,
+    ),
+    withReceipt ? receipt(store, message.thread_id, message) : null,
+  );
+}
+
+function pendingElement(item, actions) {
+  const failed = item.state === "failed";
+  return h(
+    "article",
+    { class: `msg mine pending${item.kind === "note" ? " note" : ""}${failed ? " failed" : ""}`, dataset: { pending: item.client_msg_id } },
+    h(
+      "div",
+      { class: "bubble" },
+      item.kind === "note" ? h("header", { class: "msg-head" }, h("span", { class: "note-tag" }, t.internalNote)) : null,
+      h("div", { class: "body" }, item.body),
+    ),
+    h(
+      "p",
+      { class: "pending-state", role: failed ? "alert" : null },
+      failed ? `${t.failed} ${item.error}` : item.state === "sending" ? t.sending : t.queued,
+      failed ? h("button", { type: "button", class: "link-button", onclick: () => actions.retry(item.client_msg_id) }, t.retry) : null,
+      failed ? h("button", { type: "button", class: "link-button", onclick: () => actions.discard(item.client_msg_id) }, t.discard) : null,
+    ),
+  );
+}
+
+export function renderMessages(container, store, threadId, pending, actions) {
+  const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 60;
+  const previousHeight = container.scrollHeight;
+  const messages = store.sortedMessages(threadId);
+  const mine = messages.filter((m) => m.author_id === store.me.id && !m.deleted_at);
+  const receiptOn = mine.at(-1)?.id;
+  const children = [];
+  if (store.hasMore.get(threadId)) {
+    children.push(h("button", { type: "button", class: "load-older", onclick: () => actions.loadOlder() }, t.loadOlder));
+  }
+  let previous = null;
+  for (const message of messages) {
+    const day = formatDay(message.created_at);
+    if (!previous || formatDay(previous.created_at) !== day) {
+      children.push(h("div", { class: "day", role: "separator" }, h("span", {}, day)));
+      previous = null;
+    }
+    const grouped =
+      previous &&
+      previous.author_id === message.author_id &&
+      previous.kind === message.kind &&
+      new Date(message.created_at) - new Date(previous.created_at) < GROUP_MS;
+    children.push(messageElement(store, message, grouped, message.id === receiptOn));
+    previous = message;
+  }
+  for (const item of pending) children.push(pendingElement(item, actions));
+  const focusedPending = container.contains(document.activeElement);
+  replace(container, children);
+  if (atBottom || actions.stickToBottom) container.scrollTop = container.scrollHeight;
+  else if (actions.keepOffset) container.scrollTop += container.scrollHeight - previousHeight;
+  if (focusedPending) container.focus();
+}
+
+export function renderTyping(line, store, threadId) {
+  const typers = store.typers(threadId);
+  const notes = typers.filter((x) => x.kind === "note").map((x) => store.name(x.userId) || t.unknownUser);
+  const messages = typers.filter((x) => x.kind !== "note").map((x) => store.name(x.userId) || t.unknownUser);
+  const parts = [];
+  if (messages.length) parts.push(t.typing(joinNames(messages)));
+  if (notes.length) parts.push(t.typingNote(joinNames(notes)));
+  replace(line, parts.length ? [h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), parts.join(" · ")] : []);
+}

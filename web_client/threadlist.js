@@ -1,0 +1,103 @@
+// The list of threads: subject, who it is with, last message preview and time, unread badge.
+
+import { h, replace } from "./dom.js";
+import { formatFull, formatShort, t } from "./i18n.js";
+
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/\s+/);
+  return (parts[0][0] + (parts.length > 1 ? parts.at(-1)[0] : "")).toUpperCase();
+}
+
+/** A stable hue per name so avatars are told apart at a glance. */
+export function hue(name) {
+  let sum = 0;
+  for (const char of String(name)) sum = (sum * 31 + char.codePointAt(0)) % 360;
+  return sum;
+}
+
+export function avatar(name, extraClass = "") {
+  const el = h("span", { class: `avatar ${extraClass}`, "aria-hidden": "true" }, initials(name));
+  el.dataset.hue = String(hue(name) % 8);
+  return el;
+}
+
+function counterpart(store, thread) {
+  if (thread.client_account_id == null) return t.internalThread;
+  return store.accounts.get(thread.client_account_id)?.name || t.client;
+}
+
+function previewText(store, message) {
+  if (!message) return "";
+  const who = message.author_id === store.me.id ? t.you : store.name(message.author_id) || t.unknownUser;
+  const body = message.deleted_at ? t.deleted : message.body.replace(/\s+/g, " ").trim();
+  return `${message.kind === "note" ? `${t.note} · ` : ""}${who}: ${body}`;
+}
+
+export function renderThreadList(list, store, currentId, drafts) {
+  const threads = store.sortedThreads();
+  if (threads.length === 0) {
+    replace(list, h("li", { class: "empty" }, t.noThreads));
+    return;
+  }
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.threadId : null;
+  replace(
+    list,
+    threads.map((thread) => {
+      const unread = thread.unread || 0;
+      const who = counterpart(store, thread);
+      const preview = store.previews.get(thread.id);
+      const draft = drafts.get(thread.id);
+      const current = thread.id === currentId;
+      return h(
+        "li",
+        {},
+        h(
+          "a",
+          {
+            href: `#/t/${thread.id}`,
+            class: `thread-row${unread ? " unread" : ""}${current ? " current" : ""}`,
+            "aria-current": current ? "page" : null,
+            dataset: { threadId: thread.id },
+          },
+          avatar(store.isStaff ? who : store.name(preview?.author_id) || thread.subject),
+          h(
+            "span",
+            { class: "row-main" },
+            h(
+              "span",
+              { class: "row-top" },
+              h("span", { class: "row-title" }, store.isStaff ? who : thread.subject),
+              h("time", { datetime: thread.last_activity_at, title: formatFull(thread.last_activity_at) }, formatShort(thread.last_activity_at)),
+            ),
+            store.isStaff ? h("span", { class: "row-subject" }, thread.subject) : null,
+            h(
+              "span",
+              { class: "row-bottom" },
+              h(
+                "span",
+                { class: "row-preview" },
+                draft ? h("span", { class: "draft-tag" }, `${t.draft}: `) : null,
+                draft || previewText(store, preview),
+              ),
+              unread ? h("span", { class: "badge", "aria-label": t.unreadCount(unread) }, String(unread)) : null,
+            ),
+          ),
+        ),
+      );
+    }),
+  );
+  if (focused) list.querySelector(`a[data-thread-id="${focused}"]`)?.focus();
+}
+
+/** Up and down arrows move between threads. */
+export function enableArrowKeys(list) {
+  list.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const links = [...list.querySelectorAll("a.thread-row")];
+    const at = links.indexOf(document.activeElement);
+    if (at < 0) return;
+    event.preventDefault();
+    const next = links[Math.max(0, Math.min(links.length - 1, at + (event.key === "ArrowDown" ? 1 : -1)))];
+    next.focus();
+  });
+}
