@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from chatd import errors
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, lookups, protocol_spec, session, threads, tokens, webhooks
+from chatd.api import bots, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
 from chatd.api.common import error_response, handle_error, json
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -25,11 +25,13 @@ from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.services import events as rendering
+from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.context import Services
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
+from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.webhooks import Webhooks
 from chatd.web import WebClient
 from chatd.ws import websocket_endpoint
@@ -61,18 +63,28 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     directory = Directory(db, clock, passwords)
     attachments = Attachments(db, clock, settings)
     bot_service = Bots(db, clock, directory)
+    conversations = Conversations(db, broker, clock, settings, attachments)
+    jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
+    scheduled_sends = ScheduledSends(db, clock, conversations)
+    jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
+    retention = timedelta(days=settings.event_retention_days)
+    jobs.every("prune-events", 3600, lambda: prune_events(db, clock.now, retention))
+    webhook_service = Webhooks(db, clock, settings, bot_service)
+    jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         auth=Auth(db, settings, clock, passwords),
         directory=directory,
-        conversations=Conversations(db, broker, clock, settings, attachments),
+        conversations=conversations,
         attachments=attachments,
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         bots=bot_service,
-        webhooks=Webhooks(db, clock, settings, bot_service),
+        webhooks=webhook_service,
+        scheduler=jobs,
+        scheduled_sends=scheduled_sends,
     )
 
 
@@ -86,18 +98,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await svc.db.migrate()
         await svc.hub.start()
         await svc.broker.start(svc.hub)
-        jobs = Scheduler()
-        retention = timedelta(days=settings.event_retention_days)
-        jobs.every("prune-events", 3600, lambda: prune_events(svc.db, clock.now, retention))
-        jobs.every("webhooks", settings.scheduler_tick_s, svc.webhooks.run_once)
-        jobs.start()
+        svc.scheduler.start()
         app.state.services = svc
         logger.info("chatd ready (%s, %s broker)", svc.db.url.get_backend_name(), type(svc.broker).__name__)
         try:
             yield
         finally:
             await svc.close_sessions()
-            jobs.shutdown()
+            svc.scheduler.shutdown()
             await svc.hub.stop()
             await svc.broker.stop()
             await svc.webhooks.close()
@@ -128,6 +136,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *protocol_spec.routes,
         *webhooks.routes,
         *lookups.routes,
+        *scheduled.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))

@@ -29,6 +29,9 @@ from protocol.frames import (
     Ping,
     Read,
     Resume,
+    ScheduledCancel,
+    ScheduledEdit,
+    ScheduledList,
     Send,
     ThreadCreate,
     Threads,
@@ -205,6 +208,18 @@ class Connection:
     async def _dispatch(self, frame: ClientFrame) -> dict[str, Any]:
         conversations, account = self.services.conversations, self.account
         match frame:
+            case Send() if frame.send_at is not None:
+                scheduled = await self.services.scheduled_sends.schedule(
+                    account,
+                    thread_id=frame.thread_id,
+                    body=frame.body,
+                    client_msg_id=frame.client_msg_id,
+                    kind=frame.kind,
+                    send_at=frame.send_at,
+                    cancel_if_client_writes=frame.cancel_if_client_writes,
+                    attachment_ids=frame.attachment_ids,
+                )
+                return {"scheduled": scheduled}
             case Send():
                 message = await conversations.send(
                     account,
@@ -248,6 +263,20 @@ class Connection:
                 return {"replayed": await self._resume(frame.after_event_id)}
             case Ping():
                 return {"ts": format_time(self.services.clock.now())}
+            case ScheduledList():
+                found = await self.services.scheduled_sends.list(
+                    account, thread_id=frame.thread_id, include_done=frame.include_done
+                )
+                return {"scheduled": found}
+            case ScheduledEdit():
+                edited = await self.services.scheduled_sends.edit(
+                    account, scheduled_id=frame.scheduled_id, body=frame.body, send_at=frame.send_at
+                )
+                return {"scheduled": edited}
+            case ScheduledCancel():
+                return {
+                    "scheduled": await self.services.scheduled_sends.cancel(account, scheduled_id=frame.scheduled_id)
+                }
         raise errors.BadRequest("unhandled op")  # unreachable: the codec admits only the ops above
 
     async def _resume(self, after: int) -> int:

@@ -20,6 +20,7 @@ PageLimit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 # Uploaded over HTTP first (POST /api/attachments); the server's own per-message limit is lower.
 AttachmentIds = Annotated[list[PositiveId], msgspec.Meta(max_length=50)]
+SendAt = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class Request(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +33,10 @@ class Send(Request, tag="send"):
     client_msg_id: ClientMsgId
     kind: MessageKind = MessageKind.MESSAGE
     attachment_ids: AttachmentIds = []
+    # Send later (ISO 8601 with an offset): the answer is {"scheduled": ...} instead of {"message": ...}.
+    send_at: SendAt | None = None
+    # With send_at: do not send if a client writes in the thread first.
+    cancel_if_client_writes: bool = False
 
 
 class Edit(Request, tag="edit"):
@@ -84,11 +89,55 @@ class Ping(Request, tag="ping"):
     pass
 
 
-ClientFrame = Send | Edit | Delete | Typing | Read | History | Threads | ThreadCreate | Resume | Ping
+class ScheduledList(Request, tag="scheduled.list"):
+    thread_id: PositiveId | None = None
+    # Also the sent, cancelled and failed ones.
+    include_done: bool = False
+
+
+class ScheduledEdit(Request, tag="scheduled.edit"):
+    scheduled_id: PositiveId
+    body: str | None = None
+    send_at: SendAt | None = None
+
+
+class ScheduledCancel(Request, tag="scheduled.cancel"):
+    scheduled_id: PositiveId
+
+
+ClientFrame = (
+    Send
+    | Edit
+    | Delete
+    | Typing
+    | Read
+    | History
+    | Threads
+    | ThreadCreate
+    | Resume
+    | Ping
+    | ScheduledList
+    | ScheduledEdit
+    | ScheduledCancel
+)
 
 OPS: frozenset[str] = frozenset(
     str(cls.__struct_config__.tag)
-    for cls in (Send, Edit, Delete, Typing, Read, History, Threads, ThreadCreate, Resume, Ping)
+    for cls in (
+        Send,
+        Edit,
+        Delete,
+        Typing,
+        Read,
+        History,
+        Threads,
+        ThreadCreate,
+        Resume,
+        Ping,
+        ScheduledList,
+        ScheduledEdit,
+        ScheduledCancel,
+    )
 )
 
 
@@ -127,4 +176,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "read",
     "thread.created",
     "typing",
+    "scheduled.updated",
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -38,7 +38,7 @@ from protocol.frames import (
     Threads,
     Typing,
 )
-from protocol.values import Message, MessageKind, ReadReceipt, Role, Thread, User
+from protocol.values import Message, MessageKind, ReadReceipt, Role, ScheduledMessage, Thread, User
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = "#/components/schemas/{name}"
@@ -54,6 +54,12 @@ class ThreadEventData(msgspec.Struct, kw_only=True):
     """``data`` of thread.created and thread.updated."""
 
     thread: Thread
+
+
+class ScheduledEventData(msgspec.Struct, kw_only=True):
+    """``data`` of scheduled.updated."""
+
+    scheduled: ScheduledMessage
 
 
 class TypingEventData(msgspec.Struct, kw_only=True):
@@ -73,20 +79,11 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "thread.created": ThreadEventData,
     "thread.updated": ThreadEventData,
     "typing": TypingEventData,
+    "scheduled.updated": ScheduledEventData,
 }
 
-_CLIENT_FRAMES: tuple[type[msgspec.Struct], ...] = (
-    Send,
-    Edit,
-    Delete,
-    Typing,
-    Read,
-    History,
-    Threads,
-    ThreadCreate,
-    Resume,
-    Ping,
-)
+# Every request frame of the union, so an op added to ClientFrame is documented without an edit here.
+_CLIENT_FRAMES: tuple[type[msgspec.Struct], ...] = get_args(ClientFrame)
 
 
 def json_schemas() -> dict[str, Any]:

@@ -105,3 +105,29 @@ class ReadReceipt(msgspec.Struct, kw_only=True):
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, as every timestamp travels on the wire."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class ScheduledState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ScheduledMessage(msgspec.Struct, kw_only=True):
+    """A message that ``send`` with ``send_at`` keeps until it is due; staff and its author see it."""
+
+    id: int
+    thread_id: int
+    author_id: int
+    kind: MessageKind
+    body: str
+    send_at: str
+    state: ScheduledState
+    cancel_if_client_writes: bool
+    client_msg_id: str
+    created_at: str
+    updated_at: str
+    # The message it became once sent; why it was not sent when it failed or was cancelled by the client.
+    message_id: int | None = None
+    error: str | None = None

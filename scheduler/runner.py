@@ -1,11 +1,19 @@
-"""A thin owner of APScheduler's AsyncIOScheduler with named, non-overlapping periodic jobs."""
+"""A thin owner of APScheduler's AsyncIOScheduler with named, non-overlapping periodic jobs.
+
+APScheduler only wakes the process up: what is due lives in SQL rows (``scheduler.due``), so a
+restart loses nothing and several processes share the work without doing any of it twice.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.due import DueWork
+from storage import Database
 
 logger = logging.getLogger(__name__)
 
@@ -13,11 +21,14 @@ Job = Callable[[], Awaitable[object]]
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, db: Database, now: Callable[[], datetime], *, tick_s: float = 1.0) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._tick_s = tick_s
+        self.due = DueWork(db, now)
 
-    def every(self, name: str, seconds: float, job: Job) -> None:
-        """Run ``job`` every ``seconds``; a run still going when the next is due is not doubled."""
+    def every(self, name: str, seconds: float, job: Job, *, at_start: bool = False) -> None:
+        """Run ``job`` every ``seconds`` (and once at start); a run still going when the next is due
+        is not doubled."""
 
         async def run() -> None:
             try:
@@ -25,9 +36,14 @@ class Scheduler:
             except Exception:
                 logger.exception("scheduled job %s failed; it runs again in %ss", name, seconds)
 
-        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
+        # APScheduler reads an explicit next_run_time=None as "paused": pass it only to run at start.
+        first = {"next_run_time": datetime.now(UTC)} if at_start else {}
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True, **first)
 
     def start(self) -> None:
+        # At start too: what came due while no process was running is done now.
+        self.every("due-work", self._tick_s, self.due.run_due, at_start=True)
+        self.every("deliveries", self._tick_s, self.due.run_deliveries, at_start=True)
         self._scheduler.start()
 
     def shutdown(self) -> None:

@@ -9,7 +9,7 @@ Exception tree::
     └── Duplicate         a unique key already holds a row
 """
 
-from storage.database import Database
+from storage.database import Database, Transaction
 from storage.errors import Duplicate, NotFound, StorageError
 
-__all__ = ["Database", "Duplicate", "NotFound", "StorageError"]
+__all__ = ["Database", "Duplicate", "NotFound", "StorageError", "Transaction"]

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 logger = logging.getLogger(__name__)
 
+# The connection a unit of work runs in, for layers that pass it through without building SQL.
+Transaction = AsyncConnection
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number: the PostgreSQL advisory lock that serializes migrations.
 MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"

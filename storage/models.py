@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -229,3 +230,58 @@ class WebhookDelivery(Base):
         UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
         Index("ix_webhook_deliveries_due", "state", "due_at"),
     )
+
+
+class DueWork(Base):
+    """One piece of timed work: claimed when due, in the transaction that writes its effect."""
+
+    __tablename__ = "due_work"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    # Unique among the rows that are not finished: one pending reminder per thread, one email batch per user.
+    key: Mapped[str | None] = mapped_column(String(120))
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), index=True)
+    ref_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending (waiting or leased), done, failed (gave up, kept for staff to see), cancelled.
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_due_work_pending", "state", "due_at"),
+        Index(
+            "uq_due_work_pending_key",
+            "key",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+
+class ScheduledMessage(Base):
+    """A message written now and sent later (``send`` with ``send_at``); its due work is keyed ``scheduled:<id>``."""
+
+    __tablename__ = "scheduled_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"))
+    # No foreign key: a thread deleted before the send is reported to the author, not silently dropped.
+    thread_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    client_msg_id: Mapped[str] = mapped_column(String(64))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancel_if_client_writes: Mapped[bool] = mapped_column(Boolean, default=False)
+    # scheduled, sent, cancelled, failed
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("author_id", "client_msg_id", name="uq_scheduled_author_client_msg_id"),)

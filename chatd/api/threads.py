@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
-from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, Subject
+from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, SendAt, Subject
 from protocol.values import MessageKind
 
 
@@ -39,6 +39,8 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     client_msg_id: ClientMsgId
     kind: MessageKind = MessageKind.MESSAGE
     attachment_ids: AttachmentIds = []
+    send_at: SendAt | None = None
+    cancel_if_client_writes: bool = False
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,6 +81,18 @@ async def list_messages(request: Request) -> Response:
 
 async def send_message(request: Request) -> Response:
     caller, new = await account(request), await body(request, NewMessage)
+    if new.send_at is not None:
+        scheduled = await services(request).scheduled_sends.schedule(
+            caller,
+            thread_id=path_id(request, "thread_id"),
+            body=new.body,
+            client_msg_id=new.client_msg_id,
+            kind=new.kind,
+            send_at=new.send_at,
+            cancel_if_client_writes=new.cancel_if_client_writes,
+            attachment_ids=new.attachment_ids,
+        )
+        return json({"scheduled": scheduled}, 201)
     message = await services(request).conversations.send(
         caller,
         thread_id=path_id(request, "thread_id"),

@@ -17,8 +17,10 @@ from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
+from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.webhooks import Webhooks
 from protocol.errors import CloseCode
+from scheduler import Scheduler
 from storage import Database
 
 
@@ -35,6 +37,9 @@ class Services:
     bots: Bots
     attachments: Attachments
     webhooks: Webhooks
+    # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
+    scheduler: Scheduler
+    scheduled_sends: ScheduledSends
     rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:

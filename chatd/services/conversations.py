@@ -63,8 +63,8 @@ class Conversations:
         participants: list[int],
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
     ) -> tuple[Thread, Message]:
-        _check_may_write(account)
-        rendered = self._render(body, with_files=bool(attachment_ids))
+        check_may_write(account)
+        rendered = self.render_body(body, with_files=bool(attachment_ids))
         user = account.user
         subject = subject.strip()
         if not subject:
@@ -109,8 +109,8 @@ class Conversations:
                 now=now,
             )
             thread = (await thread_store.threads_by_ids(conn, [thread_id]))[thread_id]
-        self._publish(rendering.thread_event(thread_record, facts, thread, user.id))
-        self._publish(rendering.message_event(message_record, facts, message))
+        self.publish(rendering.thread_event(thread_record, facts, thread, user.id))
+        self.publish(rendering.message_event(message_record, facts, message))
         return thread, message.for_author()
 
     async def send(
@@ -123,41 +123,65 @@ class Conversations:
         kind: MessageKind,
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
     ) -> Message:
-        _check_may_write(account)
-        rendered = self._render(body, with_files=bool(attachment_ids))
+        check_may_write(account)
+        rendered = self.render_body(body, with_files=bool(attachment_ids))
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
         user = account.user
-        now = self._clock.now()
         async with self._db.write() as conn:
-            facts = await self._visible_thread(conn, account, thread_id)
+            facts = await self.visible_thread(conn, account, thread_id)
             await thread_store.lock_for_new_message(conn, thread_id)
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            message = await self._insert(conn, account, thread_id, rendered, client_msg_id, kind, now, attachment_ids)
-            if user.id not in facts.participant_ids:  # the author just joined the thread
-                facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
-            record = await event_store.append_event(
+            message, event = await self.post(
                 conn,
-                firm_id=user.firm_id,
-                type="message.created",
-                thread_id=thread_id,
-                message_id=message.value.id,
-                staff_only=kind is MessageKind.NOTE,
-                now=now,
+                account,
+                facts,
+                body=rendered,
+                client_msg_id=client_msg_id,
+                kind=kind,
+                attachment_ids=attachment_ids,
             )
-        self._publish(rendering.message_event(record, facts, message))
+        self.publish(event)
         return message.for_author()
 
+    async def post(
+        self,
+        conn: AsyncConnection,
+        account: Account,
+        facts: thread_store.ThreadFacts,
+        *,
+        body: Body,
+        client_msg_id: str,
+        kind: MessageKind,
+        attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
+    ) -> tuple[StoredMessage, BusEvent]:
+        """Write a message and its event in the caller's transaction (the thread is visible to the
+        author); the caller publishes the event after the commit."""
+        user, now = account.user, self._clock.now()
+        message = await self._insert(conn, account, facts.id, body, client_msg_id, kind, now, attachment_ids)
+        if user.id not in facts.participant_ids:  # the author just joined the thread
+            facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
+        record = await event_store.append_event(
+            conn,
+            firm_id=user.firm_id,
+            type="message.created",
+            thread_id=facts.id,
+            message_id=message.value.id,
+            staff_only=kind is MessageKind.NOTE,
+            now=now,
+        )
+        return message, rendering.message_event(record, facts, message)
+
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
-        _check_may_write(account)
-        return await self._change(account, message_id, self._render(body))
+        check_may_write(account)
+        return await self._change(account, message_id, self.render_body(body))
 
     async def delete(self, account: Account, *, message_id: int) -> Message:
-        _check_may_write(account)
+        check_may_write(account)
         return await self._change(account, message_id, None)
 
     async def read(self, account: Account, *, thread_id: int, message_id: int) -> None:
@@ -191,11 +215,11 @@ class Conversations:
                 staff_only=client_ref <= client_previous,
                 now=now,
             )
-        self._publish(rendering.read_event(record, facts))
+        self.publish(rendering.read_event(record, facts))
 
     async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
         """Fan out at most once per user and thread every TYPING_INTERVAL_S."""
-        _check_may_write(account)
+        check_may_write(account)
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
         key = (account.user.id, thread_id)
@@ -203,9 +227,9 @@ class Conversations:
         if moment - self._typing_sent.get(key, -TYPING_INTERVAL_S) < TYPING_INTERVAL_S:
             return
         async with self._db.read() as conn:
-            facts = await self._visible_thread(conn, account, thread_id)
+            facts = await self.visible_thread(conn, account, thread_id)
         self._remember_typing(key, moment)
-        self._publish(
+        self.publish(
             BusEvent(
                 type="typing",
                 event_id=None,
@@ -224,7 +248,7 @@ class Conversations:
         if before is not None and after is not None:
             raise errors.BadRequest("give before or after, not both")
         async with self._db.read() as conn:
-            await self._visible_thread(conn, account, thread_id)
+            await self.visible_thread(conn, account, thread_id)
             page, has_more = await message_store.history(
                 conn, account.viewer, thread_id, before=before, after=after, limit=limit
             )
@@ -261,7 +285,7 @@ class Conversations:
 
     # -- helpers --
 
-    def _render(self, body: str, *, with_files: bool = False) -> Body:
+    def render_body(self, body: str, *, with_files: bool = False) -> Body:
         """The body checked and rendered (outside any transaction: rendering is CPU work).
         A message that carries files may have no text."""
         if len(body) > self._settings.max_body_chars:
@@ -365,12 +389,10 @@ class Conversations:
                 staff_only=changed.value.kind is MessageKind.NOTE,
                 now=now,
             )
-        self._publish(rendering.message_event(record, facts, changed))
+        self.publish(rendering.message_event(record, facts, changed))
         return self._as_seen_by(account, changed)
 
-    async def _visible_thread(
-        self, conn: AsyncConnection, account: Account, thread_id: int
-    ) -> thread_store.ThreadFacts:
+    async def visible_thread(self, conn: AsyncConnection, account: Account, thread_id: int) -> thread_store.ThreadFacts:
         try:
             return await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
         except StorageNotFound:
@@ -391,11 +413,11 @@ class Conversations:
             self._typing_sent = {k: t for k, t in self._typing_sent.items() if t > cutoff}
         self._typing_sent[key] = moment
 
-    def _publish(self, event: BusEvent) -> None:
+    def publish(self, event: BusEvent) -> None:
         self._broker.publish(event)
 
 
-def _check_may_write(account: Account) -> None:
+def check_may_write(account: Account) -> None:
     if account.read_only:
         raise errors.ReadOnly("this bot is read-only: it may read threads, not write to them")
 

@@ -8,10 +8,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import Audience, BusEvent
-from protocol.values import MessageKind
+from protocol.values import MessageKind, ScheduledMessage
 from protocol.values import Thread as ThreadValue
 from storage import events as event_store
 from storage import messages as message_store
+from storage import scheduled as scheduled_store
 from storage import threads as thread_store
 from storage.events import EventRecord
 from storage.messages import StoredMessage
@@ -68,6 +69,24 @@ def thread_event(record: EventRecord, facts: ThreadFacts, thread: ThreadValue, c
     )
 
 
+def scheduled_event(record: EventRecord, facts: ThreadFacts | None, scheduled: ScheduledMessage) -> BusEvent:
+    """Staff who see the thread, and the author, learn of every change; clients never do. Without a
+    thread (it was deleted before the send), only the author."""
+    if facts is None:
+        audience = Audience(
+            firm_id=record.firm_id, all_staff=False, client_account_id=None, user_ids=(scheduled.author_id,)
+        )
+    else:
+        audience = Audience(
+            firm_id=facts.firm_id,
+            all_staff=facts.firm_shares_threads,
+            client_account_id=None,
+            user_ids=(*facts.participant_ids, scheduled.author_id),
+            staff_only=True,
+        )
+    return BusEvent(type=record.type, event_id=record.id, audience=audience, data={"scheduled": _builtins(scheduled)})
+
+
 async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusEvent]:
     """Bus events for stored records, from the rows as they are now (a deleted body stays deleted)."""
     thread_ids = list({r.thread_id for r in records if r.thread_id is not None})
@@ -77,6 +96,8 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
     threads = (
         await thread_store.threads_by_ids(conn, thread_ids) if any(r.type == "thread.created" for r in records) else {}
     )
+    scheduled_ids = [r.ref_id for r in records if r.type == "scheduled.updated" and r.ref_id is not None]
+    scheduled = await scheduled_store.scheduled_by_ids(conn, scheduled_ids) if scheduled_ids else {}
     rendered: list[BusEvent] = []
     for record in records:
         thread_facts = facts.get(record.thread_id) if record.thread_id is not None else None
@@ -88,6 +109,8 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
             rendered.append(read_event(record, thread_facts))
         elif record.type == "thread.created" and record.thread_id in threads:
             rendered.append(thread_event(record, thread_facts, threads[record.thread_id], record.user_id or 0))
+        elif record.type == "scheduled.updated" and record.ref_id in scheduled:
+            rendered.append(scheduled_event(record, thread_facts, scheduled[record.ref_id]))
     return rendered
 
 
