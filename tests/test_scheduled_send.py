@@ -87,6 +87,7 @@ async def test_a_scheduled_message_is_sent_once_when_due(cast: Cast, connect: Co
 async def test_edit_and_cancel_until_due(cast: Cast, connect: Connect, clock: TestClock) -> None:
     staff, client = await connect(cast.token(cast.staff)), await connect(cast.token(cast.client))
     thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    await client.event("message.created", message__thread_id=thread_id)
     first = await schedule(staff, thread_id, iso(clock.now() + timedelta(minutes=30)), body="draft")
     second = await schedule(staff, thread_id, iso(clock.now() + timedelta(minutes=30)), body="to cancel")
 
