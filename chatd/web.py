@@ -13,6 +13,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 ASSETS = "/assets/"
+# The video players chatd.richtext turns links into (Message.embeds).
+VIDEO_PLAYERS = (
+    "https://www.youtube-nocookie.com https://player.vimeo.com https://www.loom.com https://drive.google.com"
+)
 # index.html names its assets with this placeholder; it becomes /assets/<version>.
 ASSETS_PLACEHOLDER = "%ASSETS%"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -32,8 +36,8 @@ def security_headers(scope: Scope) -> dict[str, str]:
     sockets = f" ws://{host} wss://{host}" if host else ""
     policy = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        f"font-src 'self'; connect-src 'self'{sockets}; manifest-src 'self'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
+        f"font-src 'self'; connect-src 'self'{sockets}; frame-src {VIDEO_PLAYERS}; manifest-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     return {
         "content-security-policy": policy,

@@ -6,9 +6,11 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
 from chatd.services.context import Services
@@ -68,6 +70,12 @@ async def open_thread(page: Page, subject: str) -> None:
 
 def messages(page: Page) -> object:
     return page.get_by_role("log")
+
+
+async def send_lines(page: Page, lines: list[str]) -> None:
+    composer = page.get_by_role("textbox", name="Message")
+    await composer.fill("\n".join(lines))
+    await composer.press("Enter")
 
 
 async def send(page: Page, text: str) -> None:
@@ -145,6 +153,47 @@ async def test_markup_in_a_message_renders_as_text(chat: Chat) -> None:
     await expect(shown).to_be_visible(timeout=SECOND)
     assert await chat.staff_page.evaluate("window.__xss") is None
     assert await chat.staff_page.get_by_role("log").locator("img, script, b").count() == 0
+
+
+async def test_markdown_is_shown_formatted(chat: Chat) -> None:
+    await send_lines(chat.staff_page, ["**Signed** copy, two pages:", "", "- page 1", "- page 3 with `code`"])
+    body = chat.client_page.get_by_role("log").locator("article").last
+    await expect(body.locator("strong")).to_have_text("Signed", timeout=SECOND)
+    await expect(body.locator("li")).to_have_count(2)
+    await expect(body.locator("code")).to_have_text("code")
+
+
+async def test_an_attachment_goes_up_and_comes_down(chat: Chat, tmp_path: Path) -> None:
+    image = tmp_path / "scan.png"
+    Image.new("RGB", (640, 400), (47, 91, 211)).save(image)
+    text = tmp_path / "notes.txt"
+    text.write_text("Pages 1 and 3 are signed.\n")
+    staff = chat.staff_page
+    await staff.locator("#attach-input").set_input_files([str(image), str(text)])
+    await expect(staff.get_by_role("list", name="Attachments").get_by_text("scan.png")).to_be_visible()
+    await send(staff, "Here are the scans.")
+    client_log = chat.client_page.get_by_role("log")
+    preview = client_log.get_by_role("img", name="scan.png")
+    await expect(preview).to_be_visible(timeout=SECOND)
+    assert await preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    download = client_log.get_by_role("link", name=re.compile("notes.txt"))
+    await expect(download).to_be_visible()
+    href = await download.get_attribute("href")
+    assert href is not None
+    answer = await chat.client_page.request.get(href)
+    assert answer.status == 200
+    assert await answer.body() == text.read_bytes()
+    image_href = await client_log.get_by_role("link", name="scan.png").get_attribute("href")
+    assert image_href is not None
+    assert await (await chat.client_page.request.get(image_href)).body() == image.read_bytes()
+    await screenshot(chat.client_page, "attachments")
+
+
+async def test_video_links_become_sandboxed_players(chat: Chat) -> None:
+    await send(chat.staff_page, "A short video on how to sign: https://youtu.be/dQw4w9WgXcQ")
+    player = chat.client_page.get_by_role("log").locator("iframe").last
+    await expect(player).to_have_attribute("src", "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ", timeout=SECOND)
+    assert "allow-scripts" in (await player.get_attribute("sandbox") or "")
 
 
 async def test_leaving_with_a_draft_asks_first(chat: Chat) -> None:

@@ -2,8 +2,9 @@
 // one WebSocket. Routes live in the URL hash: #/ (list), #/t/ID (a thread), #/new (a new thread).
 
 import { api } from "./api.js";
+import { formatSize, upload } from "./attachments.js";
 import { Connection } from "./connection.js";
-import { renderMessages, renderTyping } from "./conversation.js";
+import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
 import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
 import { newThreadForm } from "./newthread.js";
@@ -54,7 +55,7 @@ export class App {
     this.listen(window, "focus", () => this.markRead());
     this.listen(window, "beforeunload", (event) => {
       // Leaving with a draft or unsent messages: let the browser ask for confirmation.
-      if (this.composer.value.trim() || this.outbox.size > 0) {
+      if (this.composer.value.trim() || this.staged.length > 0 || this.outbox.size > 0) {
         event.preventDefault();
         event.returnValue = "";
       }
@@ -146,12 +147,23 @@ export class App {
     this.convTitle = h("h2", { id: "conv-title", tabindex: "-1" });
     this.convSub = h("p", { class: "conv-sub" });
     this.messageList = h("div", { class: "messages", role: "log", "aria-labelledby": "conv-title", tabindex: "0" });
+    trackPinned(this.messageList);
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     this.composer = h("textarea", { id: "composer", rows: "1", "aria-describedby": "composer-hint" });
     this.modeInputs = ["message", "note"].map((kind) =>
       h("input", { type: "radio", name: "compose-kind", value: kind, id: `kind-${kind}`, checked: kind === "message" }),
     );
     this.sendButton = h("button", { type: "submit", class: "button primary send" }, t.send);
+    this.staged = [];
+    this.uploads = new Set();
+    this.fileInput = h("input", { type: "file", multiple: true, class: "visually-hidden", tabindex: "-1", "aria-hidden": "true", id: "attach-input" });
+    this.fileInput.addEventListener("change", () => this.attach([...this.fileInput.files]));
+    this.attachButton = h(
+      "button",
+      { type: "button", class: "button ghost attach", "aria-label": t.attach, title: t.attach, onclick: () => this.fileInput.click() },
+      h("span", { class: "clip", "aria-hidden": "true" }),
+    );
+    this.stagedList = h("ul", { class: "staged", "aria-label": t.attachments, "aria-live": "polite" });
     this.composerLabel = h("label", { for: "composer", class: "visually-hidden" }, t.messageLabel);
     this.form = h(
       "form",
@@ -166,7 +178,8 @@ export class App {
             h("label", { for: "kind-note" }, t.internalNote),
           )
         : null,
-      h("div", { class: "compose-row" }, this.composerLabel, this.composer, this.sendButton),
+      this.stagedList,
+      h("div", { class: "compose-row" }, this.attachButton, this.fileInput, this.composerLabel, this.composer, this.sendButton),
       h("p", { id: "composer-hint", class: "visually-hidden" }, t.composerHint),
     );
     for (const input of this.modeInputs) input.addEventListener("change", () => this.updateMode());
@@ -394,10 +407,68 @@ export class App {
     localStorage.setItem(this.draftKey, JSON.stringify([...this.drafts]));
   }
 
-  send() {
+  async attach(files) {
+    this.fileInput.value = "";
+    if (files.length === 0) return;
+    const pending = { uploading: files.map((f) => f.name) };
+    this.staged.push(pending);
+    this.renderStaged();
+    const done = upload(files).then(
+      (stored) => {
+        const at = this.staged.indexOf(pending);
+        if (at >= 0) this.staged.splice(at, 1, ...stored);
+      },
+      (error) => {
+        pending.error = `${t.uploadFailed} ${error.message}`;
+      },
+    );
+    this.uploads.add(done);
+    await done;
+    this.uploads.delete(done);
+    this.renderStaged();
+  }
+
+  renderStaged() {
+    replace(
+      this.stagedList,
+      this.staged.map((item) =>
+        h(
+          "li",
+          { class: `chip${item.error ? " chip-error" : ""}` },
+          item.id
+            ? [h("span", { class: "chip-name" }, item.name), h("span", { class: "chip-size" }, formatSize(item.size))]
+            : h("span", { class: "chip-name" }, item.error || `${t.uploading} ${item.uploading.join(", ")}`),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "chip-remove",
+              "aria-label": t.removeFile(item.name || item.uploading.join(", ")),
+              onclick: () => {
+                this.staged.splice(this.staged.indexOf(item), 1);
+                this.renderStaged();
+              },
+            },
+            "×",
+          ),
+        ),
+      ),
+    );
+  }
+
+  async send() {
+    if (this.uploads.size) {
+      // Files still going up: send once they are stored.
+      this.sendButton.disabled = true;
+      await Promise.all(this.uploads);
+      this.sendButton.disabled = false;
+    }
     const body = this.composer.value;
-    if (!body.trim() || this.currentId == null) return;
-    this.outbox.add(this.currentId, body, this.kind);
+    const files = this.staged.filter((item) => item.id);
+    if ((!body.trim() && files.length === 0) || this.currentId == null) return;
+    this.outbox.add(this.currentId, body, this.kind, files);
+    this.staged = [];
+    this.renderStaged();
     this.composer.value = "";
     this.lastTypingSent = 0;
     this.autoGrow();

@@ -1,15 +1,21 @@
 // One thread's messages: day separators, grouped bubbles, notes set apart, pending sends, the read
 // receipt under your newest message, and who is typing.
 
+import { renderAttachments } from "./attachments.js";
 import { h, replace } from "./dom.js";
 import { formatDay, formatFull, formatTime, joinNames, t } from "./i18n.js";
+import { renderBody, renderEmbeds } from "./richtext.js";
 import { avatar } from "./threadlist.js";
 
 const GROUP_MS = 5 * 60 * 1000;
 
 function messageBody(message) {
   if (message.deleted_at) return h("p", { class: "body deleted" }, t.deleted);
-  return h("div", { class: "body" }, message.body);
+  return [
+    message.body.trim() ? renderBody(message) : null,
+    renderAttachments(message.attachments),
+    renderEmbeds(message, t.video),
+  ];
 }
 
 function receipt(store, threadId, message) {
@@ -61,7 +67,8 @@ function pendingElement(item, actions) {
       "div",
       { class: "bubble" },
       item.kind === "note" ? h("header", { class: "msg-head" }, h("span", { class: "note-tag" }, t.internalNote)) : null,
-      h("div", { class: "body" }, item.body),
+      item.body.trim() ? h("div", { class: "body plain" }, item.body) : null,
+      renderAttachments(item.attachments),
     ),
     h(
       "p",
@@ -74,7 +81,7 @@ function pendingElement(item, actions) {
 }
 
 export function renderMessages(container, store, threadId, pending, actions) {
-  const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 60;
+  const atBottom = container.dataset.pinned !== "0";
   const previousHeight = container.scrollHeight;
   const messages = store.sortedMessages(threadId);
   const mine = messages.filter((m) => m.author_id === store.me.id && !m.deleted_at);
@@ -104,6 +111,17 @@ export function renderMessages(container, store, threadId, pending, actions) {
   if (atBottom || actions.stickToBottom) container.scrollTop = container.scrollHeight;
   else if (actions.keepOffset) container.scrollTop += container.scrollHeight - previousHeight;
   if (focusedPending) container.focus();
+  // Images grow the list as they load: stay at the bottom if the reader was there.
+  for (const img of container.querySelectorAll("img")) {
+    if (!img.complete) img.addEventListener("load", () => container.dataset.pinned !== "0" && (container.scrollTop = container.scrollHeight), { once: true });
+  }
+}
+
+/** Remember whether the reader is at the bottom of the list (new messages then keep it there). */
+export function trackPinned(container) {
+  container.addEventListener("scroll", () => {
+    container.dataset.pinned = container.scrollHeight - container.scrollTop - container.clientHeight < 60 ? "1" : "0";
+  });
 }
 
 export function renderTyping(line, store, threadId) {

@@ -36,8 +36,8 @@ export class Outbox {
     return this.items.length;
   }
 
-  add(threadId, body, kind) {
-    this.items.push({ client_msg_id: uuid(), thread_id: threadId, body, kind, state: "queued", error: null });
+  add(threadId, body, kind, attachments = []) {
+    this.items.push({ client_msg_id: uuid(), thread_id: threadId, body, kind, attachments, state: "queued", error: null });
     this.save();
     this.flush();
   }
@@ -71,6 +71,7 @@ export class Outbox {
         try {
           const fields = { thread_id: item.thread_id, body: item.body, client_msg_id: item.client_msg_id };
           if (item.kind === "note") fields.kind = "note";
+          if (item.attachments?.length) fields.attachment_ids = item.attachments.map((a) => a.id);
           const result = await this.connection.request("send", fields);
           this.confirm(item.client_msg_id);
           this.onSent(result.message);

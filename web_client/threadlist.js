@@ -29,7 +29,11 @@ function counterpart(store, thread) {
 function previewText(store, message) {
   if (!message) return "";
   const who = message.author_id === store.me.id ? t.you : store.name(message.author_id) || t.unknownUser;
-  const body = message.deleted_at ? t.deleted : message.body.replace(/\s+/g, " ").trim();
+  const files = (message.attachments || []).map((a) => a.name).join(", ");
+  // The rendered text (no Markdown marks) when there is one; parsing it runs nothing.
+  const source = message.html ? new DOMParser().parseFromString(message.html, "text/html").body.textContent : message.body;
+  const text = source.replace(/\s+/g, " ").trim();
+  const body = message.deleted_at ? t.deleted : text || (files ? `📎 ${files}` : "");
   return `${message.kind === "note" ? `${t.note} · ` : ""}${who}: ${body}`;
 }
 
