@@ -10,20 +10,22 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
 
-from chatd import errors
+from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
-from chatd.api.common import error_response, handle_error, json
+from chatd.api import bots, health, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
+from chatd.api.common import error_response, handle_error
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
 from chatd.bus import BusEvent
 from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
+from chatd.logcontext import RequestIdMiddleware
 from chatd.services import events as rendering
 from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
@@ -46,7 +48,7 @@ WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
 
 
 def build_services(settings: Settings, clock: Clock) -> Services:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, on_commit=metrics.COMMIT_SECONDS.observe)
     broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else LocalBroker()
 
     async def load_events(after: int, through: int) -> list[BusEvent]:
@@ -122,12 +124,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response("internal", "internal error", 500)
 
-    async def healthz(request: Request) -> Response:
-        return json({"status": "ok"})
-
     routes = [
         WebSocketRoute("/ws", websocket_endpoint),
-        Route("/healthz", healthz),
+        *health.routes,
         *session.routes,
         *threads.routes,
         *tokens.routes,
@@ -144,4 +143,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         routes=routes,
         lifespan=lifespan,
         exception_handlers={errors.ChatdError: handle_error, HTTPException: http_error, 500: crash},
+        middleware=[Middleware(RequestIdMiddleware)],
     )

@@ -17,7 +17,7 @@ import msgspec
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from chatd import bus
+from chatd import bus, metrics
 from chatd.bus import BusEvent
 from chatd.hub import Hub
 
@@ -32,6 +32,8 @@ class Broker(Protocol):
     async def start(self, hub: Hub) -> None: ...
 
     def publish(self, event: BusEvent) -> None: ...
+
+    async def ping(self) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -50,6 +52,9 @@ class LocalBroker:
         assert self._hub is not None, "broker not started"
         self._hub.receive(event)
 
+    async def ping(self) -> None:
+        """Nothing to reach: the in-process broker is always there."""
+
     async def stop(self) -> None:
         self._hub = None
 
@@ -65,6 +70,7 @@ class RedisBroker:
         self._hub: Hub | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self._ever_subscribed = False
 
     async def start(self, hub: Hub) -> None:
         self._hub = hub
@@ -83,6 +89,10 @@ class RedisBroker:
         except asyncio.QueueFull:
             # Redis is down or far behind: other processes fill the gap from SQL when it is back.
             logger.warning("redis outbox full; dropping a doorbell for event %s", event.event_id)
+
+    async def ping(self) -> None:
+        """Raise unless Redis answers."""
+        await self._client.ping()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -123,6 +133,9 @@ class RedisBroker:
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(CHANNEL)
+            if self._ever_subscribed:
+                metrics.BUS_RECONNECTS.inc()
+            self._ever_subscribed = True
             self._subscribed.set()
             assert self._hub is not None
             # Whatever was committed while we were not listening comes from SQL.

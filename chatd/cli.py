@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import secrets
 import sys
@@ -20,6 +19,7 @@ from chatd import errors
 from chatd.app import build_services, create_app
 from chatd.clock import SystemClock
 from chatd.config import ConfigError, Settings
+from chatd.logcontext import configure_logging
 from chatd.server import serve
 from chatd.services.context import Services
 from protocol.values import BotScope, Role, format_time
@@ -46,7 +46,7 @@ DEMO_USERS = (
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         settings = Settings.from_env()
         command: Callable[[argparse.Namespace, Settings], int] = args.command

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
+from chatd import metrics
 from chatd.bus import BusEvent
 from chatd.session import Frame, Session
 from protocol import Codec, codec_for
@@ -53,6 +55,7 @@ class Hub:
     # -- sessions --
 
     def add(self, session: Session) -> None:
+        metrics.CONNECTIONS.inc()
         self._empty.clear()
         self._by_user[session.user_id].add(session)
         if session.firm_wide:
@@ -63,6 +66,7 @@ class Hub:
             self._clients_by_account[session.client_account_id].add(session)
 
     def remove(self, session: Session) -> None:
+        metrics.CONNECTIONS.dec()
         _discard(self._by_user, session.user_id, session)
         _discard(self._staff_by_firm, session.firm_id, session)
         _discard(self._firm_wide_by_firm, session.firm_id, session)
@@ -125,14 +129,19 @@ class Hub:
             self._drain()
 
     def _deliver(self, event: BusEvent) -> None:
+        started = time.perf_counter()
         frames: dict[tuple[int, bool], Frame] = {}
-        for session in self._targets(event):
+        targets = self._targets(event)
+        for session in targets:
             key = (event.variant(session.user_id, session.is_client), session.binary)
             frame = frames.get(key)
             if frame is None:
                 wire = Event(type=event.type, data=event.data_of(key[0]), event_id=event.event_id)
                 frame = frames[key] = _CODECS[key[1]].encode(wire)
             session.push_event(event.event_id, frame)
+        metrics.EVENTS_IN.labels(event.type).inc()
+        metrics.EVENTS_OUT.labels(event.type).inc(len(targets))
+        metrics.FANOUT_SECONDS.observe(time.perf_counter() - started)
 
     def _targets(self, event: BusEvent) -> set[Session]:
         audience = event.audience

@@ -48,6 +48,7 @@ def serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=15,
         log_level="info",
+        access_log=False,  # chatd.logcontext logs each request, with its request id
     )
     logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
     Server(config).run()

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chatd import errors
+from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.session import Frame, Session
 from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
@@ -91,6 +92,7 @@ class Connection:
 
     async def run(self) -> None:
         session, hub = self.session, self.services.hub
+        SESSION_ID.set(session.session_id)  # for this connection's log lines, its tasks' too
         # Register before reading the position, so no event falls between the two.
         hub.add(session)
         logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
@@ -162,6 +164,7 @@ class Connection:
                 await self._handle(payload)
             finally:
                 self._busy = False
+                REQUEST_ID.set(None)
             self.session.open_gate()
 
     async def _handle(self, payload: str | bytes) -> None:
@@ -171,6 +174,7 @@ class Connection:
         except ProtocolError as exc:
             self._reply(Error(id=exc.request_id, code=exc.code.value, message=exc.message))
             return
+        REQUEST_ID.set(None if frame.id is None else str(frame.id))
         try:
             if wait:
                 raise errors.RateLimited(
@@ -179,6 +183,7 @@ class Connection:
             result = await self._dispatch(frame)
         except errors.ChatdError as exc:
             retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
+            logger.info("%s answered %s: %s", frame.__struct_config__.tag, exc.code.value, exc.message)
             self._reply(Error(id=frame.id, code=exc.code.value, message=exc.message, retry_after=retry_after))
             return
         except Exception:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,10 @@ MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"
 class Database:
     """Owns the engine. ``read()`` and ``write()`` each yield one connection inside one transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, on_commit: Callable[[float], None] | None = None) -> None:
         self.url = make_url(url)
+        # Told how many seconds each write transaction's COMMIT took (a metrics histogram).
+        self._on_commit = on_commit
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
@@ -46,13 +49,31 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         if self._write_lock is None:
-            async with self.engine.begin() as conn:
+            async with self.engine.connect() as conn, self._transaction(conn):
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:
             await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
+            async with self._transaction(conn):
                 yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        transaction = await conn.begin()
+        try:
+            yield
+        except BaseException:
+            await transaction.rollback()
+            raise
+        started = time.perf_counter()
+        await transaction.commit()
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started)
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a query."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

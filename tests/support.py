@@ -141,6 +141,11 @@ class PostgresCluster:
                 self._databases.add(name)
         return self.url(name)
 
+    def sql(self, statement: str) -> None:
+        """Run one statement as the superuser, in the maintenance database."""
+        psql = _postgres_binary("psql")
+        self._run(psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", statement)
+
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as, *args], check=True, cwd=self.workdir, stdout=subprocess.DEVNULL)
 
