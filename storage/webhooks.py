@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import Event, Meta, Webhook, WebhookDelivery
+from storage.models import Meta, Webhook, WebhookDelivery
 from storage.rows import AnyRow
 
 FANOUT_THROUGH = "webhooks_fanned_out_through"
@@ -265,12 +265,3 @@ async def record_failure(
         .values(active=False, disabled_reason=reason, disabled_at=now)
     )
     return True
-
-
-async def newest_settled_event_id(conn: AsyncConnection, created_before: datetime | None) -> int:
-    """The newest event id, or the newest created before ``created_before`` when given."""
-    query = select(func.max(Event.id))
-    if created_before is not None:
-        query = query.where(Event.created_at < created_before)
-    found = await conn.scalar(query)
-    return 0 if found is None else int(found)

@@ -45,8 +45,6 @@ TIMESTAMP_HEADER = "X-Chatd-Timestamp"
 DELIVERY_HEADER = "X-Chatd-Delivery"
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 20
-# On PostgreSQL, transactions can commit out of id order: only fan out events this old.
-SETTLE = timedelta(seconds=2)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -128,10 +126,12 @@ class Webhooks:
     async def fan_out(self) -> int:
         """Turn new events into delivery rows; returns how many rows were made."""
         now = self._clock.now()
+        async with self._db.read() as conn:
+            # Never past an id that can still commit (PostgreSQL commits ids out of order).
+            newest = await event_store.settled_event_id(conn)
         try:
             async with self._db.write() as conn:
                 cursor = await store.fanned_out_through(conn)
-                newest = await store.newest_settled_event_id(conn, None if self._db.is_sqlite else now - SETTLE)
                 if cursor is None:
                     # First run on this store: start from now, nothing from before webhooks existed.
                     await store.advance_fan_out(conn, None, newest)
