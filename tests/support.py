@@ -224,7 +224,10 @@ class ChatdProcess:
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
-        wait_for_port(self.port, process=self.process)
+        try:
+            wait_for_port(self.port, process=self.process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends:\n{self.log()[-3000:]}") from None
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.process is None:
