@@ -5,9 +5,10 @@ import { api } from "./api.js";
 import { formatSize, upload } from "./attachments.js";
 import { Connection } from "./connection.js";
 import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
-import { h, replace } from "./dom.js";
+import { h, replace, uuid } from "./dom.js";
 import { t } from "./i18n.js";
 import { newThreadForm } from "./newthread.js";
+import { renderScheduled, schedulePanel } from "./schedule.js";
 import { Notifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { Store } from "./store.js";
@@ -164,6 +165,16 @@ export class App {
       h("span", { class: "clip", "aria-hidden": "true" }),
     );
     this.stagedList = h("ul", { class: "staged", "aria-label": t.attachments, "aria-live": "polite" });
+    this.scheduled = new Map();
+    this.scheduledBox = h("section", { class: "scheduled", "aria-labelledby": "scheduled-title", hidden: true });
+    this.schedulePlace = h("div", { class: "schedule-place" });
+    this.scheduleButton = this.store.isStaff
+      ? h(
+          "button",
+          { type: "button", class: "button ghost attach", "aria-label": t.scheduleSend, title: t.scheduleSend, "aria-expanded": "false", onclick: () => this.toggleSchedule() },
+          h("span", { class: "clock", "aria-hidden": "true" }),
+        )
+      : null;
     this.composerLabel = h("label", { for: "composer", class: "visually-hidden" }, t.messageLabel);
     this.form = h(
       "form",
@@ -179,7 +190,8 @@ export class App {
           )
         : null,
       this.stagedList,
-      h("div", { class: "compose-row" }, this.attachButton, this.fileInput, this.composerLabel, this.composer, this.sendButton),
+      this.schedulePlace,
+      h("div", { class: "compose-row" }, this.attachButton, this.fileInput, this.composerLabel, this.composer, this.scheduleButton, this.sendButton),
       h("p", { id: "composer-hint", class: "visually-hidden" }, t.composerHint),
     );
     for (const input of this.modeInputs) input.addEventListener("change", () => this.updateMode());
@@ -200,6 +212,7 @@ export class App {
       h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub)),
       this.messageList,
       this.typingLine,
+      this.scheduledBox,
       this.form,
     );
     this.updateMode();
@@ -294,6 +307,7 @@ export class App {
         this.store.addHistory(threadId, messages, has_more, false);
         this.stickToBottom = true;
       }
+      await this.loadScheduled(threadId);
       const { readers } = await api.readers(threadId);
       for (const reader of readers) this.store.markRead(threadId, reader.user_id, reader.message_id, reader.read_at);
     } catch (error) {
@@ -366,6 +380,8 @@ export class App {
       store.upsertThread(data.thread);
       const account = data.thread.client_account_id;
       if (account != null && !store.accounts.has(account)) this.later("people", 300, () => this.refreshPeople());
+    } else if (type === "scheduled.updated") {
+      this.scheduled.set(data.scheduled.id, data.scheduled);
     } else if (type === "typing") {
       if (data.user_id !== this.me.id) {
         const shown = store.startTyping(data.thread_id, data.user_id, data.kind || "message");
@@ -405,6 +421,54 @@ export class App {
     if (text.trim()) this.drafts.set(this.currentId, text);
     else this.drafts.delete(this.currentId);
     localStorage.setItem(this.draftKey, JSON.stringify([...this.drafts]));
+  }
+
+  toggleSchedule() {
+    if (this.schedulePlace.firstChild) {
+      this.closeSchedule();
+      return;
+    }
+    const { panel, focus } = schedulePanel(
+      (sendAt, cancelIfClient) => this.scheduleSend(sendAt, cancelIfClient),
+      () => this.closeSchedule(),
+    );
+    replace(this.schedulePlace, panel);
+    this.scheduleButton.setAttribute("aria-expanded", "true");
+    focus();
+  }
+
+  closeSchedule() {
+    replace(this.schedulePlace);
+    this.scheduleButton?.setAttribute("aria-expanded", "false");
+  }
+
+  async scheduleSend(sendAt, cancelIfClient) {
+    const body = this.composer.value;
+    if (!body.trim() || this.currentId == null) return;
+    const fields = { thread_id: this.currentId, body, client_msg_id: this.scheduleKey || (this.scheduleKey = uuid()), send_at: sendAt };
+    if (this.kind === "note") fields.kind = "note";
+    if (cancelIfClient) fields.cancel_if_client_writes = true;
+    const { scheduled } = await this.conn.request("send", fields);
+    this.scheduleKey = null;
+    this.scheduled.set(scheduled.id, scheduled);
+    this.composer.value = "";
+    this.saveDraft();
+    this.closeSchedule();
+    this.render();
+    this.composer.focus();
+  }
+
+  async loadScheduled(threadId) {
+    if (!this.store.isStaff) return;
+    const { scheduled } = await this.conn.request("scheduled.list", { thread_id: threadId });
+    for (const item of scheduled) this.scheduled.set(item.id, item);
+    this.render();
+  }
+
+  async cancelScheduled(item) {
+    const { scheduled } = await this.conn.request("scheduled.cancel", { scheduled_id: item.id });
+    this.scheduled.set(scheduled.id, scheduled);
+    this.render();
   }
 
   async attach(files) {
@@ -545,5 +609,7 @@ export class App {
     this.stickToBottom = false;
     this.keepOffset = false;
     renderTyping(this.typingLine, store, this.currentId);
+    const waiting = [...this.scheduled.values()].filter((item) => item.thread_id === this.currentId);
+    renderScheduled(this.scheduledBox, waiting, (item) => this.cancelScheduled(item).catch(() => {}));
   }
 }
