@@ -196,6 +196,28 @@ async def test_video_links_become_sandboxed_players(chat: Chat) -> None:
     assert "allow-scripts" in (await player.get_attribute("sandbox") or "")
 
 
+async def test_authors_edit_and_delete_their_messages_live(chat: Chat) -> None:
+    staff, client = chat.staff_page, chat.client_page
+    original = staff.get_by_role("log").locator("article", has_text="Did you get the form?")
+    await original.hover()
+    await original.get_by_role("button", name="Edit this message").click()
+    editor = staff.get_by_role("textbox", name="Edit the message")
+    await expect(editor).to_be_focused()
+    await editor.fill("Did you get the signed form?")
+    await editor.press("Enter")
+    edited = client.get_by_role("log").locator("article", has_text="Did you get the signed form?")
+    await expect(edited).to_contain_text("(edited)", timeout=SECOND)
+
+    await send(client, "Oops, wrong thread")
+    mistake = client.get_by_role("log").locator("article", has_text="Oops, wrong thread")
+    await expect(staff.get_by_role("log").get_by_text("Oops, wrong thread")).to_be_visible()
+    client.once("dialog", lambda dialog: dialog.accept())
+    await mistake.hover()
+    await mistake.get_by_role("button", name="Delete this message").click()
+    await expect(staff.get_by_role("log")).not_to_contain_text("Oops, wrong thread", timeout=SECOND)
+    await expect(staff.get_by_role("log").get_by_text("This message was deleted.")).to_be_visible()
+
+
 async def test_leaving_with_a_draft_asks_first(chat: Chat) -> None:
     page = chat.client_page
     await page.get_by_role("textbox", name="Message").fill("half-written thought")

@@ -23,6 +23,8 @@ export class App {
     this.onSignedOut = onSignedOut;
     this.store = new Store(me);
     this.currentId = null;
+    this.editing = null;
+    this.focusEdit = false;
     this.view = "list";
     this.renderQueued = false;
     this.refreshTimers = {};
@@ -471,6 +473,31 @@ export class App {
     this.render();
   }
 
+  async saveEdit() {
+    const editing = this.editing;
+    if (!editing || !editing.text.trim()) return;
+    try {
+      const { message } = await this.conn.request("edit", { message_id: editing.id, body: editing.text });
+      this.store.upsertMessage(message);
+      this.editing = null;
+      this.composer.focus();
+    } catch (error) {
+      alert(error.code === "offline" ? t.offline : error.message);
+    }
+    this.render();
+  }
+
+  async deleteMessage(message) {
+    if (!confirm(t.confirmDelete)) return;
+    try {
+      const { message: tombstone } = await this.conn.request("delete", { message_id: message.id });
+      this.store.upsertMessage(tombstone);
+    } catch (error) {
+      if (error.code !== "conflict") alert(error.code === "offline" ? t.offline : error.message);
+    }
+    this.render();
+  }
+
   async attach(files) {
     this.fileInput.value = "";
     if (files.length === 0) return;
@@ -605,7 +632,22 @@ export class App {
       loadOlder: () => this.loadOlder(),
       stickToBottom: this.stickToBottom,
       keepOffset: this.keepOffset,
+      editing: this.editing,
+      focusEdit: this.focusEdit,
+      startEdit: (message) => {
+        this.editing = { id: message.id, text: message.body };
+        this.focusEdit = true;
+        this.render();
+      },
+      cancelEdit: () => {
+        this.editing = null;
+        this.render();
+        this.composer.focus();
+      },
+      saveEdit: () => this.saveEdit(),
+      deleteMessage: (message) => this.deleteMessage(message),
     });
+    this.focusEdit = false;
     this.stickToBottom = false;
     this.keepOffset = false;
     renderTyping(this.typingLine, store, this.currentId);

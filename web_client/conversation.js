@@ -27,7 +27,45 @@ function receipt(store, threadId, message) {
   return h("p", { class: "receipt" }, h("span", { class: "receipt-check", "aria-hidden": "true" }, "✓✓"), text);
 }
 
-function messageElement(store, message, grouped, withReceipt) {
+function editForm(message, actions) {
+  const text = h("textarea", { class: "edit-text", id: `edit-${message.id}`, rows: "3", "aria-label": t.editLabel, value: actions.editing.text });
+  text.addEventListener("input", () => (actions.editing.text = text.value));
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      actions.saveEdit();
+    } else if (event.key === "Escape") {
+      actions.cancelEdit();
+    }
+  });
+  return h(
+    "div",
+    { class: "edit-form" },
+    text,
+    h(
+      "div",
+      { class: "edit-actions" },
+      h("button", { type: "button", class: "button ghost small", onclick: () => actions.cancelEdit() }, t.cancel),
+      h("button", { type: "button", class: "button primary small", onclick: () => actions.saveEdit() }, t.save),
+    ),
+  );
+}
+
+function messageActions(store, message, actions) {
+  if (message.deleted_at) return null;
+  const mine = message.author_id === store.me.id;
+  const canDelete = mine || store.me.role === "owner" || store.me.role === "manager";
+  if (!mine && !canDelete) return null;
+  return h(
+    "div",
+    { class: "msg-actions" },
+    mine ? h("button", { type: "button", class: "link-button", "aria-label": t.editMessage, onclick: () => actions.startEdit(message) }, t.edit) : null,
+    h("button", { type: "button", class: "link-button", "aria-label": t.deleteMessage, onclick: () => actions.deleteMessage(message) }, t.delete),
+  );
+}
+
+function messageElement(store, message, grouped, withReceipt, actions) {
+  const editing = actions.editing?.id === message.id;
   const mine = message.author_id === store.me.id;
   const note = message.kind === "note";
   const author = mine ? t.you : store.name(message.author_id) || t.unknownUser;
@@ -51,9 +89,10 @@ function messageElement(store, message, grouped, withReceipt) {
             note ? h("span", { class: "note-tag" }, t.internalNote) : null,
             h("time", { datetime: message.created_at, title: formatFull(message.created_at) }, formatTime(message.created_at)),
           ),
-      messageBody(message),
-      message.edited_at && !message.deleted_at ? h("span", { class: "edited" }, `(${t.edited})`) : null,
+      editing ? editForm(message, actions) : messageBody(message),
+      message.edited_at && !message.deleted_at && !editing ? h("span", { class: "edited" }, `(${t.edited})`) : null,
     ),
+    editing ? null : messageActions(store, message, actions),
     withReceipt ? receipt(store, message.thread_id, message) : null,
   );
 }
@@ -102,15 +141,21 @@ export function renderMessages(container, store, threadId, pending, actions) {
       previous.author_id === message.author_id &&
       previous.kind === message.kind &&
       new Date(message.created_at) - new Date(previous.created_at) < GROUP_MS;
-    children.push(messageElement(store, message, grouped, message.id === receiptOn));
+    children.push(messageElement(store, message, grouped, message.id === receiptOn, actions));
     previous = message;
   }
   for (const item of pending) children.push(pendingElement(item, actions));
   const focusedPending = container.contains(document.activeElement);
+  const editFocused = document.activeElement?.classList.contains("edit-text");
   replace(container, children);
+  const editText = container.querySelector(".edit-text");
+  if (editText && (editFocused || actions.focusEdit)) {
+    editText.focus();
+    editText.setSelectionRange(editText.value.length, editText.value.length);
+  }
   if (atBottom || actions.stickToBottom) container.scrollTop = container.scrollHeight;
   else if (actions.keepOffset) container.scrollTop += container.scrollHeight - previousHeight;
-  if (focusedPending) container.focus();
+  if (focusedPending && !editText) container.focus();
   // Images grow the list as they load: stay at the bottom if the reader was there.
   for (const img of container.querySelectorAll("img")) {
     if (!img.complete) img.addEventListener("load", () => container.dataset.pinned !== "0" && (container.scrollTop = container.scrollHeight), { once: true });
