@@ -31,10 +31,11 @@ from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.context import Services
-from chatd.services.conversations import Conversations
+from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.webhooks import Webhooks
+from chatd.throttles import LocalThrottles, RedisThrottles, Throttles
 from chatd.web import WebClient
 from chatd.ws import websocket_endpoint
 from scheduler import Scheduler
@@ -65,7 +66,12 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     directory = Directory(db, clock, passwords)
     attachments = Attachments(db, clock, settings)
     bot_service = Bots(db, clock, directory)
-    conversations = Conversations(db, broker, clock, settings, attachments)
+    throttles: Throttles = (
+        RedisThrottles(settings.redis_url, settings.requests_per_second, TYPING_INTERVAL_S)
+        if settings.redis_url
+        else LocalThrottles(settings.requests_per_second, TYPING_INTERVAL_S)
+    )
+    conversations = Conversations(db, broker, clock, settings, attachments, throttles)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
@@ -83,6 +89,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         attachments=attachments,
         hub=Hub(load_events, newest_event_id),
         broker=broker,
+        throttles=throttles,
         bots=bot_service,
         webhooks=webhook_service,
         scheduler=jobs,
@@ -110,6 +117,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             svc.scheduler.shutdown()
             await svc.hub.stop()
             await svc.broker.stop()
+            await svc.throttles.close()
             await svc.webhooks.close()
             await svc.db.dispose()
 

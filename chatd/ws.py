@@ -83,7 +83,6 @@ class Connection:
             account, binary=codec.binary, queue_size=settings.outbound_queue, session_id=uuid.uuid4().hex[:12]
         )
         self.session.on_close_request = self.request_close
-        self.bucket = services.rate_limiter(settings.requests_per_second)
         self._reader: asyncio.Task[None] | None = None
         # The hello's event_id: events up to it are in SQL, newer ones are delivered live.
         self._live_from = 0
@@ -168,7 +167,7 @@ class Connection:
             self.session.open_gate()
 
     async def _handle(self, payload: str | bytes) -> None:
-        wait = self.bucket.take()
+        wait = await self.services.throttles.take_request(self.account.user.id)
         try:
             frame = self.codec.decode(payload)
         except ProtocolError as exc:

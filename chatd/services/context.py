@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chatd.auth import Auth
 from chatd.broker import Broker
 from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.hub import Hub
-from chatd.ratelimit import TokenBucket
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.webhooks import Webhooks
+from chatd.throttles import Throttles
 from protocol.errors import CloseCode
 from scheduler import Scheduler
 from storage import Database
@@ -34,13 +33,14 @@ class Services:
     conversations: Conversations
     hub: Hub
     broker: Broker
+    # Per-user request rate limit and typing throttle, shared by processes through Redis.
+    throttles: Throttles
     bots: Bots
     attachments: Attachments
     webhooks: Webhooks
     # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
     scheduler: Scheduler
     scheduled_sends: ScheduledSends
-    rate_limiter: Callable[[float], TokenBucket] = field(default=TokenBucket)
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""

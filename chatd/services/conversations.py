@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
+from chatd.throttles import Throttles
 from protocol.values import Message, MessageKind, Role, Thread
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
@@ -41,14 +41,20 @@ class Page:
 
 class Conversations:
     def __init__(
-        self, db: Database, broker: Broker, clock: Clock, settings: Settings, attachments: Attachments
+        self,
+        db: Database,
+        broker: Broker,
+        clock: Clock,
+        settings: Settings,
+        attachments: Attachments,
+        throttles: Throttles,
     ) -> None:
         self._db = db
         self._attachments = attachments
         self._broker = broker
         self._clock = clock
         self._settings = settings
-        self._typing_sent: dict[tuple[int, int], float] = {}
+        self._throttles = throttles
 
     # -- writes --
 
@@ -222,13 +228,10 @@ class Conversations:
         check_may_write(account)
         if kind is MessageKind.NOTE and account.user.role.is_client:
             raise errors.BadRequest("clients cannot write internal notes")
-        key = (account.user.id, thread_id)
-        moment = time.monotonic()
-        if moment - self._typing_sent.get(key, -TYPING_INTERVAL_S) < TYPING_INTERVAL_S:
+        if not await self._throttles.first_typing(account.user.id, thread_id):
             return
         async with self._db.read() as conn:
             facts = await self.visible_thread(conn, account, thread_id)
-        self._remember_typing(key, moment)
         self.publish(
             BusEvent(
                 type="typing",
@@ -406,12 +409,6 @@ class Conversations:
 
     def _as_seen_by(self, account: Account, message: StoredMessage) -> Message:
         return message.for_author() if message.value.author_id == account.user.id else message.value
-
-    def _remember_typing(self, key: tuple[int, int], moment: float) -> None:
-        if len(self._typing_sent) > 10_000:
-            cutoff = moment - TYPING_INTERVAL_S
-            self._typing_sent = {k: t for k, t in self._typing_sent.items() if t > cutoff}
-        self._typing_sent[key] = moment
 
     def publish(self, event: BusEvent) -> None:
         self._broker.publish(event)
