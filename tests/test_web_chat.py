@@ -218,6 +218,39 @@ async def test_authors_edit_and_delete_their_messages_live(chat: Chat) -> None:
     await expect(staff.get_by_role("log").get_by_text("This message was deleted.")).to_be_visible()
 
 
+HIDE_TAB = """() => {
+    window.__shown = [];
+    const Real = window.Notification;
+    window.Notification = class extends Real {
+        constructor(title, options) { super(title, options); window.__shown.push([title, options.body]); }
+    };
+    Object.defineProperty(document, "hidden", { value: true, configurable: true });
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW_TAB = """() => {
+    delete document.hidden;
+    delete document.visibilityState;
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+async def test_a_hidden_tab_counts_unread_in_its_title_and_notifies(chat: Chat, server: ChatdProcess) -> None:
+    client = chat.client_page
+    button = client.get_by_role("button", name="Enable notifications")
+    await expect(button).to_be_visible()
+    await client.context.grant_permissions(["notifications"], origin=server.base_url)
+    await button.click()  # the permission is asked from a click; granted, the button goes away
+    await expect(button).to_be_hidden()
+    await client.evaluate(HIDE_TAB)
+    await send(chat.staff_page, "Your refund is confirmed.")
+    await expect(client).to_have_title(re.compile(r"^\(1\) "), timeout=SECOND)
+    shown = await client.evaluate("window.__shown")
+    assert shown == [["New message from Anne Leroy", "Your 2026 tax return\nYour refund is confirmed."]]
+    await client.evaluate(SHOW_TAB)  # back to the tab: the open thread is read, the count goes
+    await expect(client).to_have_title(re.compile(r"^(?!\()"))
+
+
 async def test_leaving_with_a_draft_asks_first(chat: Chat) -> None:
     page = chat.client_page
     await page.get_by_role("textbox", name="Message").fill("half-written thought")
