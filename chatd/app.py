@@ -18,6 +18,7 @@ from starlette.routing import Mount, WebSocketRoute
 from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
 from chatd.api import bots, health, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
+from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
 from chatd.auth import Auth, Passwords
 from chatd.broker import Broker, LocalBroker, RedisBroker
@@ -34,6 +35,7 @@ from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.scheduled_sends import ScheduledSends
+from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import LocalThrottles, RedisThrottles, Throttles
 from chatd.web import WebClient
@@ -87,6 +89,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         directory=directory,
         conversations=conversations,
         attachments=attachments,
+        templates=Templates(db, clock, settings),
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         throttles=throttles,
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *threads.routes,
         *tokens.routes,
         *attachments_api.routes,
+        *templates_api.routes,
         *bots.routes,
         *protocol_spec.routes,
         *webhooks.routes,

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatd import errors
+from chatd import compose_ops, errors
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.session import Frame, Session
@@ -28,12 +28,16 @@ from protocol.frames import (
     History,
     Ok,
     Ping,
+    QuickReplyExpand,
+    QuickReplyList,
     Read,
     Resume,
     ScheduledCancel,
     ScheduledEdit,
     ScheduledList,
     Send,
+    TemplateList,
+    TemplatePreview,
     ThreadCreate,
     Threads,
     Typing,
@@ -265,6 +269,8 @@ class Connection:
                 return {"thread": thread, "message": message}
             case Resume():
                 return {"replayed": await self._resume(frame.after_event_id)}
+            case TemplateList() | TemplatePreview() | QuickReplyList() | QuickReplyExpand():
+                return await compose_ops.dispatch(self.services, account, frame)
             case Ping():
                 return {"ts": format_time(self.services.clock.now())}
             case ScheduledList():

@@ -105,6 +105,31 @@ class ScheduledCancel(Request, tag="scheduled.cancel"):
     scheduled_id: PositiveId
 
 
+class TemplateList(Request, tag="template.list"):
+    pass
+
+
+class TemplatePreview(Request, tag="template.preview"):
+    """A saved template (``template_id``) or unsaved text, rendered for a new thread's client."""
+
+    template_id: PositiveId | None = None
+    subject: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    body: str | None = None
+    client_account_id: PositiveId | None = None
+    fields: Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=20)] = {}
+
+
+class QuickReplyList(Request, tag="quick_reply.list"):
+    prefix: Annotated[str, msgspec.Meta(max_length=50)] = ""
+
+
+class QuickReplyExpand(Request, tag="quick_reply.expand"):
+    shortcut: Annotated[str, msgspec.Meta(min_length=1, max_length=51)]
+    thread_id: PositiveId | None = None
+
+
+ComposeFrame = TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand
+
 ClientFrame = (
     Send
     | Edit
@@ -119,6 +144,7 @@ ClientFrame = (
     | ScheduledList
     | ScheduledEdit
     | ScheduledCancel
+    | ComposeFrame
 )
 
 OPS: frozenset[str] = frozenset(
@@ -137,6 +163,10 @@ OPS: frozenset[str] = frozenset(
         ScheduledList,
         ScheduledEdit,
         ScheduledCancel,
+        TemplateList,
+        TemplatePreview,
+        QuickReplyList,
+        QuickReplyExpand,
     )
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 
@@ -131,3 +132,24 @@ class ScheduledMessage(msgspec.Struct, kw_only=True):
     # The message it became once sent; why it was not sent when it failed or was cancelled by the client.
     message_id: int | None = None
     error: str | None = None
+
+
+class TemplateField(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A fill-in value the composer asks for before sending; used as ``{{ fields.<name> }}``."""
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    required: bool = True
+
+
+class Template(msgspec.Struct, kw_only=True):
+    id: int
+    scope: str  # "firm" (every staff member) or "personal"
+    owner_id: int | None
+    name: str
+    shortcut: str | None
+    subject: str
+    body: str
+    # Staff only: how to use the template; never sent.
+    instruction: str
+    fields: list[TemplateField]

@@ -59,6 +59,8 @@ class ClientAccount(Base):
     firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # JSON object of the firm's custom fields for this client (string values), for templates.
+    custom_fields: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):

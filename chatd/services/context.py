@@ -16,6 +16,7 @@ from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.scheduled_sends import ScheduledSends
+from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import Throttles
 from protocol.errors import CloseCode
@@ -37,6 +38,7 @@ class Services:
     throttles: Throttles
     bots: Bots
     attachments: Attachments
+    templates: Templates
     webhooks: Webhooks
     # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
     scheduler: Scheduler

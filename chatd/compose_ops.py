@@ -1,0 +1,46 @@
+"""The composer's WebSocket ops (templates, quick replies): frames in, result maps out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatd.services.context import Services
+from chatd.services.templates import Rendered
+from protocol.frames import ComposeFrame, QuickReplyExpand, QuickReplyList, TemplateList, TemplatePreview
+from storage.directory import Account
+
+
+def rendered_result(rendered: Rendered, html: str) -> dict[str, Any]:
+    return {
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "html": html,
+        "unknown": rendered.unknown,
+        "missing_fields": rendered.missing_fields,
+    }
+
+
+async def dispatch(services: Services, account: Account, frame: ComposeFrame) -> dict[str, Any]:
+    templates = services.templates
+    match frame:
+        case TemplateList():
+            found, default = await templates.available(account)
+            return {"templates": found, "default_template_id": default}
+        case TemplatePreview():
+            rendered, html, template = await templates.preview(
+                account,
+                template_id=frame.template_id,
+                subject=frame.subject,
+                body=frame.body,
+                client_account_id=frame.client_account_id,
+                thread_id=None,
+                fields=frame.fields,
+            )
+            instruction = template.instruction if template is not None else ""
+            return {**rendered_result(rendered, html), "instruction": instruction}
+        case QuickReplyList():
+            found, _default = await templates.available(account, shortcut_prefix=frame.prefix.removeprefix("/"))
+            return {"quick_replies": found}
+        case QuickReplyExpand():
+            rendered, template = await templates.expand(account, shortcut=frame.shortcut, thread_id=frame.thread_id)
+            return {"body": rendered.body, "unknown": rendered.unknown, "template_id": template.id}
