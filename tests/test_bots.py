@@ -137,6 +137,11 @@ async def test_a_read_only_bot_reads_but_its_writes_are_refused(
     bot_ws2 = await connect(token)
     await bot_ws2.ok("send", thread_id=thread_id, body="Now I may write", client_msg_id=new_id())
 
+    off = await owner.http.patch(f"/api/bots/{bot['id']}", json={"active": False})
+    assert off.json()["bot"]["active"] is False
+    with pytest.raises(websockets.InvalidStatus):
+        await connect(token)
+
 
 async def test_revoked_and_expired_tokens_are_refused_at_the_handshake_and_on_http(
     server: ChatdProcess, owner: Owner, connect: Connect

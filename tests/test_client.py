@@ -17,7 +17,7 @@ from protocol.values import Role, User
 from storage.directory import Account
 from tests.conftest import Cast, Connect, new_id, own_chatd
 from tests.proxy import CuttableProxy
-from tests.support import JSON, ROOT, ChatdProcess, WsClient
+from tests.support import JSON, MSGPACK, ROOT, ChatdProcess, WsClient
 
 
 def test_importing_the_sdk_loads_none_of_the_servers_dependencies() -> None:
@@ -63,10 +63,13 @@ async def proxy(server: ChatdProcess) -> AsyncIterator[CuttableProxy]:
     await found.stop()
 
 
-async def test_requests_answers_and_typed_events(cast: Cast, connect: Connect, server: ChatdProcess) -> None:
+@pytest.mark.parametrize("subprotocol", [MSGPACK, JSON])
+async def test_requests_answers_and_typed_events(
+    cast: Cast, connect: Connect, server: ChatdProcess, subprotocol: str
+) -> None:
     staff = await connect(cast.token(cast.staff))
     bot, token, thread_id = await _bot_in_a_thread(cast, staff)
-    async with Client(server.ws_url, token) as client:
+    async with Client(server.ws_url, token, subprotocol=subprotocol) as client:
         assert client.user is not None
         assert client.user.id == bot.id
         await staff.ok("send", thread_id=thread_id, body="Is my return filed?", client_msg_id=new_id())
