@@ -13,6 +13,7 @@ messages to people:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -74,8 +75,15 @@ class Webhooks:
             follow_redirects=False,
             headers={"User-Agent": "chatd-webhooks/1", "Content-Type": "application/json"},
         )
+        # Shutdown waits for a run in progress, so it ends cleanly instead of being cancelled mid-query.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
 
     async def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._settings.webhook_timeout_s + 5)
         await self._http.aclose()
 
     # -- owners --
@@ -119,9 +127,15 @@ class Webhooks:
     # -- the scheduler's job --
 
     async def run_once(self) -> None:
-        await self.fan_out()
-        while await self.deliver_due() == CLAIM_BATCH:
-            pass
+        if self._closed:
+            return
+        self._idle.clear()
+        try:
+            await self.fan_out()
+            while not self._closed and await self.deliver_due() == CLAIM_BATCH:
+                pass
+        finally:
+            self._idle.set()
 
     async def fan_out(self) -> int:
         """Turn new events into delivery rows; returns how many rows were made."""

@@ -18,8 +18,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # One column per batch: two additions in one SQLite batch (one needing a table copy for its
+    # default) can fail with a CircularDependencyError depending on set order.
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("bot_scope", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("read_only", sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", storage.models.UTCDateTime(), nullable=True))
