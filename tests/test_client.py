@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from chatd.client import AuthError, Client, MessageEvent, RequestError
+from chatd.client import AuthError, Client, MessageEvent, RequestError, RequestTimeout
 from chatd.services.context import Services
 from protocol.values import Role, User
 from storage.directory import Account
@@ -100,6 +100,8 @@ async def test_a_cut_socket_mid_conversation_loses_and_duplicates_nothing(
 
         # The server hears the bot, the bot no longer hears the server: the answer to its send is lost.
         proxy.deaf = True
+        with pytest.raises(RequestTimeout):
+            await client.request("ping", timeout_s=0.3)
         for n in (4, 5):
             await staff.ok("send", thread_id=thread_id, body=f"question {n}", client_msg_id=new_id())
         pending = asyncio.create_task(client.send(thread_id, "answer 2"))
