@@ -265,3 +265,49 @@ async def record_failure(
         .values(active=False, disabled_reason=reason, disabled_at=now)
     )
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    id: int
+    event_id: int
+    event_type: str
+    state: str
+    attempts: int
+    due_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+async def recent_deliveries(conn: AsyncConnection, webhook_id: int, limit: int) -> list[DeliveryRecord]:
+    rows = await conn.execute(
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.event_id,
+            WebhookDelivery.event_type,
+            WebhookDelivery.state,
+            WebhookDelivery.attempts,
+            WebhookDelivery.due_at,
+            WebhookDelivery.last_error,
+            WebhookDelivery.created_at,
+            WebhookDelivery.delivered_at,
+        )
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+    return [
+        DeliveryRecord(
+            id=row.id,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            state=row.state,
+            attempts=row.attempts,
+            due_at=row.due_at,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+        )
+        for row in rows
+    ]

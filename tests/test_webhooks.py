@@ -186,6 +186,10 @@ async def test_failures_are_retried_with_backoff_then_the_webhook_is_disabled_wi
     assert "3 consecutive failed deliveries" in webhook["disabled_reason"]
     assert "timed out" in webhook["disabled_reason"]
     assert webhook["deliveries"] == {"delivered": 1, "pending": 1}
+    listed = (await owner.http.get(f"/api/bots/{bot['id']}/webhook/deliveries")).json()["deliveries"]
+    assert [(d["state"], d["attempts"]) for d in listed] == [("pending", 3), ("delivered", 3)]
+    assert listed[0]["last_error"].startswith("timed out")
+    assert listed[0]["next_attempt_at"] is not None
 
     # Turned back on, the pending delivery goes out.
     enabled = await owner.http.post(f"/api/bots/{bot['id']}/webhook/enable")

@@ -11,14 +11,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatd.api.common import account, body, json, path_id, services
+from chatd.api.common import account, body, json, path_id, query, services
 from chatd.services.webhooks import Status
+from protocol.frames import PageLimit
 from protocol.values import format_time
-from storage.webhooks import WebhookRecord
+from storage.webhooks import DeliveryRecord, WebhookRecord
 
 
 class WebhookTarget(msgspec.Struct, forbid_unknown_fields=True):
     url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class DeliveryPage(msgspec.Struct, forbid_unknown_fields=True):
+    limit: PageLimit = 50
 
 
 def webhook_json(webhook: WebhookRecord) -> dict[str, Any]:
@@ -56,6 +61,26 @@ async def get_webhook(request: Request) -> Response:
     return json(_status_json(await services(request).webhooks.status(owner, path_id(request, "bot_id"))))
 
 
+async def list_deliveries(request: Request) -> Response:
+    owner, page = await account(request), query(request, DeliveryPage)
+    found = await services(request).webhooks.deliveries(owner, path_id(request, "bot_id"), page.limit)
+    return json({"deliveries": [delivery_json(d) for d in found]})
+
+
+def delivery_json(delivery: DeliveryRecord) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": format_time(delivery.due_at) if delivery.state == "pending" else None,
+        "last_error": delivery.last_error,
+        "created_at": format_time(delivery.created_at),
+        "delivered_at": None if delivery.delivered_at is None else format_time(delivery.delivered_at),
+    }
+
+
 async def enable_webhook(request: Request) -> Response:
     owner = await account(request)
     return json(_status_json(await services(request).webhooks.enable(owner, path_id(request, "bot_id"))))
@@ -72,4 +97,5 @@ routes = [
     Route("/api/bots/{bot_id:int}/webhook", get_webhook, methods=["GET"]),
     Route("/api/bots/{bot_id:int}/webhook", delete_webhook, methods=["DELETE"]),
     Route("/api/bots/{bot_id:int}/webhook/enable", enable_webhook, methods=["POST"]),
+    Route("/api/bots/{bot_id:int}/webhook/deliveries", list_deliveries, methods=["GET"]),
 ]

@@ -37,7 +37,7 @@ from storage import directory as directory_store
 from storage import events as event_store
 from storage import webhooks as store
 from storage.directory import Account
-from storage.webhooks import Claim, NewDelivery, WebhookRecord
+from storage.webhooks import Claim, DeliveryRecord, NewDelivery, WebhookRecord
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,12 @@ class Webhooks:
             if webhook is None:
                 raise errors.NotFound(f"bot {bot_id} has no webhook")
             return Status(webhook, await store.delivery_counts(conn, webhook.id))
+
+    async def deliveries(self, owner: Account, bot_id: int, limit: int) -> list[DeliveryRecord]:
+        """The newest deliveries first, with their state, attempts and last error."""
+        webhook = (await self.status(owner, bot_id)).webhook
+        async with self._db.read() as conn:
+            return await store.recent_deliveries(conn, webhook.id, limit)
 
     async def enable(self, owner: Account, bot_id: int) -> Status:
         """Turn a disabled webhook back on; its pending deliveries go out again."""
