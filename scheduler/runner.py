@@ -6,6 +6,7 @@ restart loses nothing and several processes share the work without doing any of 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,6 +34,10 @@ class Scheduler:
         async def run() -> None:
             try:
                 await job()
+            except asyncio.CancelledError:
+                # APScheduler cancels a running job at shutdown; its transaction rolls back and
+                # the due rows it held become due again, so this is no error.
+                logger.info("scheduled job %s stopped by shutdown", name)
             except Exception:
                 logger.exception("scheduled job %s failed; it runs again in %ss", name, seconds)
 
