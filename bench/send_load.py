@@ -2,9 +2,10 @@
 watching every thread, send M messages each as fast as answers come back. Reports sends/s and
 ack latency, and checks that every watcher got every message once, in id order.
 
-    .venv/bin/python -m bench.send_load --threads 50 --messages 40 [--processes 2]
+    .venv/bin/python -m bench.send_load --threads 50 --messages 40 [--processes 2] [--database postgresql]
 
-It starts its own chatd (and redis-server with --processes 2) on free loopback ports.
+It starts its own chatd (and redis-server with --processes 2, and a throwaway PostgreSQL cluster
+with --database postgresql) on free loopback ports.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import uuid
 from pathlib import Path
 
 from protocol.values import Role
-from tests.support import ChatdProcess, RedisServer, WsClient, new_firm, seeder
+from tests.support import ChatdProcess, RedisServer, WsClient, new_firm, postgres_cluster, seeder, stop_postgres_cluster
 
 
-async def run(threads: int, messages: int, processes: int) -> None:
+async def run(threads: int, messages: int, processes: int, database: str) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     env = {"CHATD_REQUESTS_PER_SECOND": "100000"}
     with contextlib.ExitStack() as stack:
+        if database == "postgresql":
+            env["CHATD_DATABASE_URL"] = postgres_cluster().database("bench")
+            stack.callback(stop_postgres_cluster)
         if processes > 1:
             redis = RedisServer(data_dir)
             redis.start()
@@ -35,10 +39,10 @@ async def run(threads: int, messages: int, processes: int) -> None:
         for server in servers:
             server.start()
             stack.callback(server.stop)
-        await _load(servers, env, threads, messages)
+        await _load(servers, env, threads, messages, database)
 
 
-async def _load(servers: list[ChatdProcess], env: dict[str, str], threads: int, messages: int) -> None:
+async def _load(servers: list[ChatdProcess], env: dict[str, str], threads: int, messages: int, database: str) -> None:
     async with seeder(servers[0].data_dir, env) as services:
         firm = await new_firm(services)
         staff_token = await firm.token(await firm.user(Role.STAFF))
@@ -85,12 +89,18 @@ async def _load(servers: list[ChatdProcess], env: dict[str, str], threads: int, 
     total = threads * messages
     await asyncio.sleep(1)
     for watcher in watchers:
-        ids = [e["data"]["message"]["id"] for e in watcher.events if e["type"] == "message.created"]
-        assert len(ids) == total, f"a watcher got {len(ids)} of {total} messages"
-        assert ids == sorted(ids), "a watcher got messages out of id order"
+        created = [e for e in watcher.events if e["type"] == "message.created"]
+        assert len(created) == total, f"a watcher got {len(created)} of {total} messages"
+        event_ids = [e["event_id"] for e in created]
+        assert event_ids == sorted(event_ids), "a watcher got events out of event id order"
+        # Message ids are ordered within a thread (PostgreSQL commits other threads' ids in parallel).
+        for thread_id in thread_ids:
+            ids = [e["data"]["message"]["id"] for e in created if e["data"]["message"]["thread_id"] == thread_id]
+            assert ids == sorted(ids), "a watcher got a thread's messages out of id order"
     latencies.sort()
     print(
-        f"{len(servers)} process(es), {threads} concurrent senders: {total} persisted sends in {elapsed:.2f} s "
+        f"{len(servers)} process(es) on {database}, {threads} concurrent senders: "
+        f"{total} persisted sends in {elapsed:.2f} s "
         f"= {total / elapsed:.0f}/s; ack p50 {statistics.median(latencies) * 1000:.1f} ms, "
         f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms; every watcher got all {total}, once, in order"
     )
@@ -103,8 +113,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--messages", type=int, default=40)
     parser.add_argument("--processes", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    asyncio.run(run(args.threads, args.messages, args.processes))
+    asyncio.run(run(args.threads, args.messages, args.processes, args.database))
 
 
 if __name__ == "__main__":
