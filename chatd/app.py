@@ -34,6 +34,7 @@ from chatd.services.bots import Bots
 from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
+from chatd.services.drafts import Drafts
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
@@ -90,6 +91,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         conversations=conversations,
         attachments=attachments,
         templates=Templates(db, clock, settings),
+        drafts=Drafts(db, clock, settings),
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         throttles=throttles,

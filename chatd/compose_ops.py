@@ -6,7 +6,15 @@ from typing import Any
 
 from chatd.services.context import Services
 from chatd.services.templates import Rendered
-from protocol.frames import ComposeFrame, QuickReplyExpand, QuickReplyList, TemplateList, TemplatePreview
+from protocol.frames import (
+    ComposeFrame,
+    DraftList,
+    DraftSave,
+    QuickReplyExpand,
+    QuickReplyList,
+    TemplateList,
+    TemplatePreview,
+)
 from storage.directory import Account
 
 
@@ -44,3 +52,8 @@ async def dispatch(services: Services, account: Account, frame: ComposeFrame) ->
         case QuickReplyExpand():
             rendered, template = await templates.expand(account, shortcut=frame.shortcut, thread_id=frame.thread_id)
             return {"body": rendered.body, "unknown": rendered.unknown, "template_id": template.id}
+        case DraftSave():
+            await services.drafts.save(account, thread_id=frame.thread_id, body=frame.body)
+            return {}
+        case DraftList():
+            return {"drafts": await services.drafts.list(account, thread_id=frame.thread_id)}

@@ -21,6 +21,8 @@ from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
     ClientFrame,
     Delete,
+    DraftList,
+    DraftSave,
     Edit,
     Error,
     Event,
@@ -269,7 +271,7 @@ class Connection:
                 return {"thread": thread, "message": message}
             case Resume():
                 return {"replayed": await self._resume(frame.after_event_id)}
-            case TemplateList() | TemplatePreview() | QuickReplyList() | QuickReplyExpand():
+            case TemplateList() | TemplatePreview() | QuickReplyList() | QuickReplyExpand() | DraftSave() | DraftList():
                 return await compose_ops.dispatch(self.services, account, frame)
             case Ping():
                 return {"ts": format_time(self.services.clock.now())}

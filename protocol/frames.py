@@ -128,7 +128,17 @@ class QuickReplyExpand(Request, tag="quick_reply.expand"):
     thread_id: PositiveId | None = None
 
 
-ComposeFrame = TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand
+class DraftSave(Request, tag="draft.save"):
+    thread_id: PositiveId
+    # Empty forgets the draft (the message was sent or the text cleared).
+    body: str
+
+
+class DraftList(Request, tag="draft.list"):
+    thread_id: PositiveId | None = None
+
+
+ComposeFrame = TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand | DraftSave | DraftList
 
 ClientFrame = (
     Send
@@ -167,6 +177,8 @@ OPS: frozenset[str] = frozenset(
         TemplatePreview,
         QuickReplyList,
         QuickReplyExpand,
+        DraftSave,
+        DraftList,
     )
 )
 

@@ -153,3 +153,11 @@ class Template(msgspec.Struct, kw_only=True):
     # Staff only: how to use the template; never sent.
     instruction: str
     fields: list[TemplateField]
+
+
+class Draft(msgspec.Struct, kw_only=True):
+    """Text typed in a thread's composer and not sent yet; only its author sees it."""
+
+    thread_id: int
+    body: str
+    updated_at: str

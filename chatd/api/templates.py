@@ -134,7 +134,28 @@ async def set_client_fields(request: Request) -> Response:
     return Response(status_code=204)
 
 
+class DraftQuery(msgspec.Struct, forbid_unknown_fields=True):
+    thread_id: PositiveId | None = None
+
+
+class DraftIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: str
+
+
+async def list_drafts(request: Request) -> Response:
+    caller, wanted = await account(request), query(request, DraftQuery)
+    return json({"drafts": await services(request).drafts.list(caller, thread_id=wanted.thread_id)})
+
+
+async def save_draft(request: Request) -> Response:
+    caller, draft = await account(request), await body(request, DraftIn)
+    await services(request).drafts.save(caller, thread_id=path_id(request, "thread_id"), body=draft.body)
+    return Response(status_code=204)
+
+
 routes = [
+    Route("/api/drafts", list_drafts, methods=["GET"]),
+    Route("/api/threads/{thread_id:int}/draft", save_draft, methods=["PUT"]),
     Route("/api/templates", list_templates, methods=["GET"]),
     Route("/api/templates", create_template, methods=["POST"]),
     Route("/api/templates/preview", preview_template, methods=["POST"]),

@@ -15,6 +15,7 @@ from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
+from chatd.services.drafts import Drafts
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
@@ -39,6 +40,7 @@ class Services:
     bots: Bots
     attachments: Attachments
     templates: Templates
+    drafts: Drafts
     webhooks: Webhooks
     # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
     scheduler: Scheduler
