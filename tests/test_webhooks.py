@@ -247,32 +247,37 @@ async def test_private_and_loopback_targets_are_refused_unless_allowed(tmp_path:
             assert (await http.get(f"/api/bots/{bot['id']}/webhook")).status_code == 404
 
 
-async def test_a_restart_loses_no_delivery(tmp_path: Path, receiver: Receiver) -> None:
+async def test_a_restart_loses_no_delivery(tmp_path: Path) -> None:
     env = {**SETTINGS, "CHATD_CLOCK_FILE": str(tmp_path / "clock")}
-    async with own_chatd(tmp_path, env) as (process, cast):
-        async with seeder(tmp_path, env) as services:
-            firm = Firm(services, cast.firm.id)
-            user = await firm.user(Role.OWNER)
-            token = await firm.token(user)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=process.base_url, headers=headers, timeout=10) as http:
-            owner = Owner(firm, user, http)
-            bot = await owner.new_bot(scope="firm")
-            staff = await WsClient.connect(process.ws_url, cast.token(cast.staff), subprotocol=JSON)
-            thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
-            hook = await http.put(f"/api/bots/{bot['id']}/webhook", json={"url": receiver.url})
-            secret = hook.json()["webhook"]["secret"]
-            start = len(receiver.received)
-            receiver.fail_with(500, times=1)
-            await staff.ok("send", thread_id=thread_id, body="Before the restart", client_msg_id=new_id())
-            await staff.close()
-            await until(lambda: _failures(owner, bot["id"], 1))
-            failed = verify(secret, (await asyncio.to_thread(receiver.wait_for, start + 1))[start])
-            process.stop()
-            Clock(tmp_path / "clock").forward(11)
-            process.start()
-            retried = verify(secret, (await asyncio.to_thread(receiver.wait_for, start + 2))[start + 1])
-            assert retried["delivery_id"] == failed["delivery_id"]
-            assert retried["attempt"] == 2
-            assert retried["event"]["data"]["message"]["body"] == "Before the restart"
-            await until(lambda: _delivered(owner, bot["id"], 1))
+    receiver = Receiver()  # its own: no answers planned by other tests are left in it
+    receiver.start()
+    try:
+        async with own_chatd(tmp_path, env) as (process, cast):
+            async with seeder(tmp_path, env) as services:
+                firm = Firm(services, cast.firm.id)
+                user = await firm.user(Role.OWNER)
+                token = await firm.token(user)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=process.base_url, headers=headers, timeout=10) as http:
+                owner = Owner(firm, user, http)
+                bot = await owner.new_bot(scope="firm")
+                staff = await WsClient.connect(process.ws_url, cast.token(cast.staff), subprotocol=JSON)
+                thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+                hook = await http.put(f"/api/bots/{bot['id']}/webhook", json={"url": receiver.url})
+                secret = hook.json()["webhook"]["secret"]
+                start = len(receiver.received)
+                receiver.fail_with(500, times=1)
+                await staff.ok("send", thread_id=thread_id, body="Before the restart", client_msg_id=new_id())
+                await staff.close()
+                await until(lambda: _failures(owner, bot["id"], 1))
+                failed = verify(secret, (await asyncio.to_thread(receiver.wait_for, start + 1))[start])
+                process.stop()
+                Clock(tmp_path / "clock").forward(11)
+                process.start()
+                retried = verify(secret, (await asyncio.to_thread(receiver.wait_for, start + 2))[start + 1])
+                assert retried["delivery_id"] == failed["delivery_id"]
+                assert retried["attempt"] == 2
+                assert retried["event"]["data"]["message"]["body"] == "Before the restart"
+                await until(lambda: _delivered(owner, bot["id"], 1))
+    finally:
+        receiver.stop()
