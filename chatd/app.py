@@ -18,6 +18,7 @@ from starlette.routing import Mount, WebSocketRoute
 from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
 from chatd.api import bots, health, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
+from chatd.api import notifications as notifications_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
 from chatd.auth import Auth, Passwords
@@ -28,6 +29,7 @@ from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.logcontext import RequestIdMiddleware
 from chatd.services import events as rendering
+from chatd.services import notifications as notifications_module
 from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
@@ -35,6 +37,7 @@ from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
+from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
@@ -80,6 +83,13 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
     retention = timedelta(days=settings.event_retention_days)
     jobs.every("prune-events", 3600, lambda: prune_events(db, clock.now, retention))
+    notifications = Notifications(db, broker, clock, settings)
+    jobs.every("notify-fan-out", settings.scheduler_tick_s, notifications.fan_out)
+    jobs.every("presence", notifications_module.PRESENCE_REFRESH_S, notifications.refresh_presence)
+    if notifications.email_enabled:
+        jobs.due.on_delivery(notifications_module.EMAIL_KIND, notifications.deliver_email)
+    if notifications.sms_enabled:
+        jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
     webhook_service = Webhooks(db, clock, settings, bot_service)
     jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
     return Services(
@@ -99,6 +109,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         webhooks=webhook_service,
         scheduler=jobs,
         scheduled_sends=scheduled_sends,
+        notifications=notifications,
     )
 
 
@@ -150,6 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *webhooks.routes,
         *lookups.routes,
         *scheduled.routes,
+        *notifications_api.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))

@@ -48,6 +48,15 @@ class Settings:
     clock_file: Path | None = None
     # How often the scheduler looks for due work.
     scheduler_tick_s: float = 1.0
+    # Notifications: email over SMTP, SMS through a provider's HTTP API; off when not configured.
+    smtp_url: str | None = None
+    mail_from: str = "chatd <chatd@localhost>"
+    public_url: str = "http://localhost:8000"
+    sms_url: str | None = None
+    sms_token: Secret | None = None
+    sms_from: str = "chatd"
+    # Notifications arriving within this window after the first go out in one email.
+    notify_email_window_s: int = 120
     # Attachments (docs/composing.md).
     max_upload_bytes: int = 25 * 1024 * 1024
     max_attachments_per_message: int = 10
@@ -85,6 +94,13 @@ class Settings:
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
             scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
+            smtp_url=env.get("CHATD_SMTP_URL") or None,
+            mail_from=env.get("CHATD_MAIL_FROM") or "chatd <chatd@localhost>",
+            public_url=(env.get("CHATD_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
+            sms_url=env.get("CHATD_SMS_URL") or None,
+            sms_token=Secret(env["CHATD_SMS_TOKEN"]) if env.get("CHATD_SMS_TOKEN") else None,
+            sms_from=env.get("CHATD_SMS_FROM") or "chatd",
+            notify_email_window_s=_int(env, "CHATD_NOTIFY_EMAIL_WINDOW_S", 120),
             max_upload_bytes=_int(env, "CHATD_MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
             max_attachments_per_message=_int(env, "CHATD_MAX_ATTACHMENTS", 10),
             max_zip_files=_int(env, "CHATD_MAX_ZIP_FILES", 100),

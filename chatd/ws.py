@@ -100,11 +100,13 @@ class Connection:
         SESSION_ID.set(session.session_id)  # for this connection's log lines, its tasks' too
         # Register before reading the position, so no event falls between the two.
         hub.add(session)
+        presence: str | None = None
         logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
         try:
             self._live_from = await self.services.conversations.newest_event_id(self.account)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))
+            presence = await self.services.notifications.session_opened(session.user_id)
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
             self._reader = asyncio.create_task(self._read(grace))
             writer = asyncio.create_task(session.write_loop(self._send))
@@ -113,6 +115,8 @@ class Connection:
             await self._finish(writer)
         finally:
             hub.remove(session)
+            if presence is not None:
+                await self.services.notifications.session_closed(presence)
             logger.info("session %s closed", session.session_id)
 
     def request_close(self, code: int, reason: str) -> None:

@@ -219,4 +219,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "thread.created",
     "typing",
     "scheduled.updated",
+    "notification",
 )

@@ -38,7 +38,16 @@ from protocol.frames import (
     Threads,
     Typing,
 )
-from protocol.values import Message, MessageKind, ReadReceipt, Role, ScheduledMessage, Thread, User
+from protocol.values import (
+    Message,
+    MessageKind,
+    Notification,
+    ReadReceipt,
+    Role,
+    ScheduledMessage,
+    Thread,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = "#/components/schemas/{name}"
@@ -62,6 +71,12 @@ class ScheduledEventData(msgspec.Struct, kw_only=True):
     scheduled: ScheduledMessage
 
 
+class NotificationEventData(msgspec.Struct, kw_only=True):
+    """``data`` of notification (only to the user it is for)."""
+
+    notification: Notification
+
+
 class TypingEventData(msgspec.Struct, kw_only=True):
     """``data`` of typing (ephemeral: no event_id)."""
 
@@ -80,6 +95,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "thread.updated": ThreadEventData,
     "typing": TypingEventData,
     "scheduled.updated": ScheduledEventData,
+    "notification": NotificationEventData,
 }
 
 # Every request frame of the union, so an op added to ClientFrame is documented without an edit here.

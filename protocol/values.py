@@ -161,3 +161,27 @@ class Draft(msgspec.Struct, kw_only=True):
     thread_id: int
     body: str
     updated_at: str
+
+
+class NotificationKind(enum.StrEnum):
+    NEW_MESSAGE = "new_message"
+    MENTION = "mention"
+    ASSIGNMENT = "assignment"
+    REMINDER = "reminder"
+    FOLLOW_UP = "follow_up"
+
+
+class Channel(enum.StrEnum):
+    IN_APP = "in_app"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class Notification(msgspec.Struct, kw_only=True):
+    id: int
+    kind: NotificationKind
+    thread_id: int | None
+    message_id: int | None
+    summary: str
+    created_at: str
+    read_at: str | None = None

@@ -220,12 +220,14 @@ async def set_outcome(
     await conn.execute(update(DueWork).where(DueWork.id == item_id).values(**values))
 
 
-async def retry_now(conn: AsyncConnection, item_id: int, firm_id: int, now: datetime) -> DueItem | None:
-    """Put a failed row back in the queue, due now; None when no failed row of the firm has that id."""
+async def retry_now(
+    conn: AsyncConnection, item_id: int, firm_id: int, now: datetime, *, kinds: list[str]
+) -> DueItem | None:
+    """Put a failed row of these kinds back in the queue, due now; None when the firm has no such row."""
     row = (
         await conn.execute(
             update(DueWork)
-            .where(DueWork.id == item_id, DueWork.firm_id == firm_id, DueWork.state == FAILED)
+            .where(DueWork.id == item_id, DueWork.firm_id == firm_id, DueWork.state == FAILED, DueWork.kind.in_(kinds))
             .values(state=PENDING, due_at=now, attempts=0, finished_at=None)
             .returning(*_COLUMNS)
         )

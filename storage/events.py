@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -147,6 +147,8 @@ async def events_for_viewer(
     )
     if viewer.is_client:
         query = query.where(Event.staff_only.is_(False))
+    # A notification is its recipient's alone.
+    query = query.where(or_(Event.type != "notification", Event.user_id == viewer.user_id))
     rows = await conn.execute(query.order_by(Event.id).limit(limit))
     return [_record(row) for row in rows]
 

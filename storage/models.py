@@ -287,3 +287,47 @@ class ScheduledMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("author_id", "client_msg_id", name="uq_scheduled_author_client_msg_id"),)
+
+
+class Notification(Base):
+    """Something a user is told about: in the app (a ``notification`` event), and by email or SMS."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    summary: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # none (not by email), pending (in the user's next batch), sent, skipped (read or online meanwhile)
+    email_state: Mapped[str] = mapped_column(String(16), default="none")
+
+    __table_args__ = (
+        Index("ix_notifications_user", "user_id", "id"),
+        Index("ix_notifications_email", "user_id", "email_state"),
+    )
+
+
+class NotificationSettings(Base):
+    """A user's choices; absent kinds use the defaults of the user's role."""
+
+    __tablename__ = "notification_settings"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # JSON: {kind: [channel, ...]}
+    channels: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LiveSession(Base):
+    """A WebSocket session open on some process: who is connected, so they are not emailed."""
+
+    __tablename__ = "live_sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    process_id: Mapped[str] = mapped_column(String(40))
+    # Refreshed by its process every minute; a row left by a crashed process goes stale.
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

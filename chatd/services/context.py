@@ -16,6 +16,7 @@ from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
+from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
@@ -45,6 +46,7 @@ class Services:
     # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
     scheduler: Scheduler
     scheduled_sends: ScheduledSends
+    notifications: Notifications
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""

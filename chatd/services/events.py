@@ -8,10 +8,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import Audience, BusEvent
-from protocol.values import MessageKind, ScheduledMessage
+from protocol.values import MessageKind, Notification, ScheduledMessage
 from protocol.values import Thread as ThreadValue
 from storage import events as event_store
 from storage import messages as message_store
+from storage import notifications as notification_store
 from storage import scheduled as scheduled_store
 from storage import threads as thread_store
 from storage.events import EventRecord
@@ -87,6 +88,16 @@ def scheduled_event(record: EventRecord, facts: ThreadFacts | None, scheduled: S
     return BusEvent(type=record.type, event_id=record.id, audience=audience, data={"scheduled": _builtins(scheduled)})
 
 
+def notification_event(record: EventRecord, user_id: int, notification: Notification) -> BusEvent:
+    """A user's own: delivered to that user's sessions only."""
+    return BusEvent(
+        type=record.type,
+        event_id=record.id,
+        audience=Audience(firm_id=record.firm_id, all_staff=False, client_account_id=None, user_ids=(user_id,)),
+        data={"notification": _builtins(notification)},
+    )
+
+
 async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusEvent]:
     """Bus events for stored records, from the rows as they are now (a deleted body stays deleted)."""
     thread_ids = list({r.thread_id for r in records if r.thread_id is not None})
@@ -98,6 +109,8 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
     )
     scheduled_ids = [r.ref_id for r in records if r.type == "scheduled.updated" and r.ref_id is not None]
     scheduled = await scheduled_store.scheduled_by_ids(conn, scheduled_ids) if scheduled_ids else {}
+    notification_ids = [r.ref_id for r in records if r.type == "notification" and r.ref_id is not None]
+    notifications = await notification_store.notifications_by_ids(conn, notification_ids) if notification_ids else {}
     rendered: list[BusEvent] = []
     for record in records:
         thread_facts = facts.get(record.thread_id) if record.thread_id is not None else None
@@ -109,6 +122,9 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
             rendered.append(read_event(record, thread_facts))
         elif record.type == "thread.created" and record.thread_id in threads:
             rendered.append(thread_event(record, thread_facts, threads[record.thread_id], record.user_id or 0))
+        elif record.type == "notification" and record.ref_id in notifications:
+            found = notifications[record.ref_id]
+            rendered.append(notification_event(record, found.user_id, found.value))
         elif record.type == "scheduled.updated" and record.ref_id in scheduled:
             rendered.append(scheduled_event(record, thread_facts, scheduled[record.ref_id]))
     return rendered

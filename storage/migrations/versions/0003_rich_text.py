@@ -22,7 +22,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("html", sa.Text(), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("embeds", sa.Text(), nullable=True))
     # Messages written before rendering existed show as escaped plain text.
-    messages = sa.table("messages", sa.column("id", sa.Integer()), sa.column("body", sa.Text()), sa.column("html", sa.Text()))
+    messages = sa.table(
+        "messages", sa.column("id", sa.Integer()), sa.column("body", sa.Text()), sa.column("html", sa.Text())
+    )
     conn = op.get_bind()
     for row in conn.execute(sa.select(messages.c.id, messages.c.body).where(messages.c.body != "")).all():
         rendered = "<p>" + html.escape(row.body).replace("\n", "<br>\n") + "</p>\n"

@@ -1,0 +1,333 @@
+"""Notifications: in the app (a durable per-user ``notification`` event), by email and by SMS.
+
+Other features call ``notify(conn, ...)`` inside their own transaction and run what it returns
+after their commit. New messages need no call: a periodic job turns ``message.created`` events into
+notifications (a cursor in SQL, advanced in the same transaction, so each message is handled once
+whatever the number of processes), which keeps the send path short.
+
+Email is batched: the first notification of a user schedules their batch ``notify_email_window_s``
+later; what arrives meanwhile joins it. When the batch is due, notifications whose message the user
+has read, or all of them when the user is connected, are skipped; the rest go in one email with
+links back to the threads. SMS goes out at once, one per notification. Deliveries are leased due
+work: retried with backoff, failed for good after the last attempt, and listed for staff.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatd.broker import Broker
+from chatd.clock import Clock
+from chatd.config import Settings
+from chatd.mailer import Email, Mailer
+from chatd.services.events import notification_event
+from chatd.sms import SmsGateway
+from protocol.values import Channel, NotificationKind, Role
+from protocol.values import Notification as NotificationValue
+from storage import Database
+from storage import due as due_store
+from storage import events as event_store
+from storage import notifications as store
+from storage.due import DueItem
+from storage.notifications import EmailItem, Recipient, StoredNotification
+
+logger = logging.getLogger(__name__)
+
+EMAIL_KIND = "notify.email"
+SMS_KIND = "notify.sms"
+EVENT = "notification"
+CURSOR = "notify_fanout_through"
+# A connected session's row is refreshed every minute; older than this, its process is gone.
+PRESENCE_REFRESH_S = 60
+PRESENCE_STALE = timedelta(minutes=5)
+
+_STAFF_DEFAULTS: dict[NotificationKind, tuple[Channel, ...]] = {
+    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.ASSIGNMENT: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.REMINDER: (Channel.IN_APP,),
+    NotificationKind.FOLLOW_UP: (Channel.IN_APP, Channel.EMAIL),
+}
+_CLIENT_DEFAULTS: dict[NotificationKind, tuple[Channel, ...]] = {
+    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.ASSIGNMENT: (Channel.IN_APP,),
+    NotificationKind.REMINDER: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.FOLLOW_UP: (Channel.IN_APP,),
+}
+
+AfterCommit = Callable[[], None]
+
+
+def defaults(role: Role) -> dict[NotificationKind, tuple[Channel, ...]]:
+    """Channels per kind for a role; bots are never notified (they read the event stream)."""
+    if role is Role.BOT:
+        return {kind: () for kind in NotificationKind}
+    return _CLIENT_DEFAULTS if role.is_client else _STAFF_DEFAULTS
+
+
+def channels_for(role: Role, settings: store.Settings, kind: NotificationKind) -> tuple[Channel, ...]:
+    chosen = settings.channels.get(kind.value)
+    if chosen is None or role is Role.BOT:
+        return defaults(role)[kind]
+    return tuple(Channel(c) for c in chosen)
+
+
+def effective(role: Role, settings: store.Settings) -> dict[str, list[str]]:
+    return {kind.value: [c.value for c in channels_for(role, settings, kind)] for kind in NotificationKind}
+
+
+class Notifications:
+    def __init__(self, db: Database, broker: Broker, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._broker = broker
+        self._clock = clock
+        self._settings = settings
+        self._window = timedelta(seconds=settings.notify_email_window_s)
+        self._mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
+        self._sms = (
+            SmsGateway(settings.sms_url, settings.sms_token.reveal() if settings.sms_token else None, settings.sms_from)
+            if settings.sms_url
+            else None
+        )
+        self.process_id = uuid.uuid4().hex
+
+    # -- the call other features make, inside their transaction --
+
+    async def notify(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: int,
+        kind: NotificationKind,
+        thread_id: int | None,
+        message_id: int | None,
+        summary: str,
+    ) -> AfterCommit:
+        """Record a notification for the user on the channels they chose; call the result after commit."""
+        recipient = await store.user_contact(conn, user_id)
+        if recipient is None:
+            return _nothing
+        settings = await store.get_settings(conn, user_id)
+        return await self._notify(conn, recipient, settings, kind, thread_id, message_id, summary)
+
+    async def _notify(
+        self,
+        conn: AsyncConnection,
+        recipient: Recipient,
+        settings: store.Settings,
+        kind: NotificationKind,
+        thread_id: int | None,
+        message_id: int | None,
+        summary: str,
+    ) -> AfterCommit:
+        channels = channels_for(recipient.role, settings, kind)
+        if not channels:
+            return _nothing
+        now = self._clock.now()
+        by_email = Channel.EMAIL in channels and self._mailer is not None
+        stored = await store.insert_notification(
+            conn,
+            firm_id=recipient.firm_id,
+            user_id=recipient.user_id,
+            kind=kind,
+            thread_id=thread_id,
+            message_id=message_id,
+            summary=summary,
+            email_pending=by_email,
+            now=now,
+        )
+        if by_email:
+            await due_store.schedule(
+                conn,
+                kind=EMAIL_KIND,
+                key=f"notify-email:{recipient.user_id}",
+                due_at=now + self._window,
+                now=now,
+                firm_id=recipient.firm_id,
+                ref_id=recipient.user_id,
+                keep_earlier=True,
+            )
+        if Channel.SMS in channels and settings.phone and self._sms is not None:
+            await due_store.schedule(
+                conn,
+                kind=SMS_KIND,
+                due_at=now,
+                now=now,
+                firm_id=recipient.firm_id,
+                ref_id=stored.value.id,
+                payload={"to": settings.phone, "text": self._sms_text(stored)},
+            )
+        if Channel.IN_APP not in channels:
+            return _nothing
+        record = await event_store.append_event(
+            conn,
+            firm_id=recipient.firm_id,
+            type=EVENT,
+            thread_id=thread_id,
+            user_id=recipient.user_id,
+            ref_id=stored.value.id,
+            now=now,
+        )
+        event = notification_event(record, recipient.user_id, stored.value)
+        return lambda: self._broker.publish(event)
+
+    # -- new messages, from the event log --
+
+    async def fan_out(self) -> int:
+        """Turn new ``message.created`` events into notifications; the count of events read."""
+        async with self._db.read() as conn:
+            settled = await event_store.settled_event_id(conn)
+        after_commit: list[AfterCommit] = []
+        async with self._db.write() as conn:
+            after = await store.lock_cursor(conn, CURSOR, settled)
+            through = min(settled, after + 500)
+            if through <= after:
+                return 0
+            records = await event_store.events_between(conn, after, through)
+            for record in records:
+                if record.type == "message.created" and record.message_id is not None:
+                    after_commit.extend(await self._new_message(conn, record.message_id))
+            await store.set_cursor(conn, CURSOR, through)
+        for effect in after_commit:
+            effect()
+        return len(records)
+
+    async def _new_message(self, conn: AsyncConnection, message_id: int) -> list[AfterCommit]:
+        thread_id, summary, recipients = await store.message_recipients(conn, message_id)
+        if not recipients:
+            return []
+        settings = await store.settings_for(conn, [r.user_id for r in recipients])
+        return [
+            await self._notify(
+                conn,
+                recipient,
+                settings.get(recipient.user_id, store.Settings(phone=None, channels={})),
+                NotificationKind.NEW_MESSAGE,
+                thread_id,
+                message_id,
+                summary,
+            )
+            for recipient in recipients
+        ]
+
+    # -- deliveries (leased due work) --
+
+    async def deliver_email(self, item: DueItem, now: datetime) -> None:
+        assert item.ref_id is not None
+        assert self._mailer is not None
+        user_id = item.ref_id
+        async with self._db.read() as conn:
+            contact = await store.user_contact(conn, user_id)
+            pending = await store.pending_emails(conn, user_id, now)
+            connected = await store.is_connected(conn, user_id, now - PRESENCE_STALE)
+        skipped = [n for n in pending if contact is None or connected or n.read]
+        to_send = [n for n in pending if n not in skipped]
+        if to_send and contact is not None:
+            await self._mailer.send(self._email(contact, to_send))
+        async with self._db.write() as conn:
+            await store.set_email_state(conn, [n.id for n in skipped], "skipped")
+            await store.set_email_state(conn, [n.id for n in to_send], "sent")
+
+    async def deliver_sms(self, item: DueItem, now: datetime) -> None:
+        assert self._sms is not None
+        await self._sms.send(str(item.payload["to"]), str(item.payload["text"]))
+
+    def _email(self, contact: Recipient, items: list[EmailItem]) -> Email:
+        threads: dict[int | None, list[EmailItem]] = {}
+        for item in items:
+            threads.setdefault(item.thread_id, []).append(item)
+        count = len(items)
+        subject = (
+            f"{items[0].summary} in “{items[0].thread_subject}”"
+            if count == 1 and items[0].thread_subject
+            else f"{count} new notifications"
+        )
+        text_parts = [f"Hello {contact.name},", ""]
+        html_parts = [f"<p>Hello {html.escape(contact.name)},</p>"]
+        for thread_id, grouped in threads.items():
+            title = grouped[0].thread_subject or "chatd"
+            link = f"{self._settings.public_url}/?thread={thread_id}" if thread_id else self._settings.public_url
+            text_parts += [f"{title}:", *(f"  - {n.summary}" for n in grouped), f"  Open: {link}", ""]
+            entries = "".join(f"<li>{html.escape(n.summary)}</li>" for n in grouped)
+            anchor = f'<a href="{html.escape(link)}">Open the thread</a>'
+            html_parts.append(f"<h3>{html.escape(title)}</h3><ul>{entries}</ul><p>{anchor}</p>")
+        text_parts.append("You get this email because you were not online; change it in your notification settings.")
+        return Email(to=contact.email, subject=subject, text="\n".join(text_parts), html="".join(html_parts))
+
+    def _sms_text(self, stored: StoredNotification) -> str:
+        link = f"{self._settings.public_url}/?thread={stored.value.thread_id}" if stored.value.thread_id else ""
+        return f"{stored.value.summary} {link}".strip()[:300]
+
+    # -- presence: who is connected, so they are not emailed --
+
+    async def session_opened(self, user_id: int) -> str:
+        """Record a connected session; the id to pass to ``session_closed``."""
+        presence_id = uuid.uuid4().hex
+        async with self._db.write() as conn:
+            await store.session_opened(conn, presence_id, user_id, self.process_id, self._clock.now())
+        return presence_id
+
+    async def session_closed(self, presence_id: str) -> None:
+        """Forget a session; a failure here only leaves a row that goes stale (logged, not raised)."""
+        try:
+            async with self._db.write() as conn:
+                await store.session_closed(conn, presence_id)
+        except Exception:
+            logger.warning("could not record the end of session %s", presence_id, exc_info=True)
+
+    async def refresh_presence(self) -> None:
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            await store.refresh_sessions(conn, self.process_id, now, now - PRESENCE_STALE)
+
+    # -- what users do with their notifications and settings --
+
+    async def recent(
+        self, user_id: int, *, unread_only: bool, before_id: int | None, limit: int
+    ) -> list[NotificationValue]:
+        async with self._db.read() as conn:
+            return await store.list_for_user(conn, user_id, unread_only=unread_only, before_id=before_id, limit=limit)
+
+    async def mark_read(self, user_id: int, ids: list[int] | None) -> int:
+        async with self._db.write() as conn:
+            return await store.mark_read(conn, user_id, ids, self._clock.now())
+
+    async def settings_of(self, user_id: int, role: Role) -> dict[str, object]:
+        async with self._db.read() as conn:
+            settings = await store.get_settings(conn, user_id)
+        return {"phone": settings.phone, "channels": effective(role, settings)}
+
+    async def change_settings(
+        self, user_id: int, role: Role, *, phone: str | None, clear_phone: bool, channels: dict[str, list[str]]
+    ) -> dict[str, object]:
+        async with self._db.write() as conn:
+            current = await store.get_settings(conn, user_id)
+            merged = store.Settings(
+                phone=None if clear_phone else (phone or current.phone),
+                channels={**current.channels, **channels},
+            )
+            await store.save_settings(conn, user_id, merged, self._clock.now())
+        return {"phone": merged.phone, "channels": effective(role, merged)}
+
+    @property
+    def delivery_kinds(self) -> list[str]:
+        return [EMAIL_KIND, SMS_KIND]
+
+    @property
+    def email_enabled(self) -> bool:
+        return self._mailer is not None
+
+    @property
+    def sms_enabled(self) -> bool:
+        return self._sms is not None
+
+
+def _nothing() -> None:
+    return None

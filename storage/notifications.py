@@ -1,0 +1,312 @@
+"""Verbs for notifications, users' notification settings and who is connected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import Notification as NotificationValue
+from protocol.values import NotificationKind, Role, format_time
+from storage.models import (
+    LiveSession,
+    Message,
+    Meta,
+    Notification,
+    NotificationSettings,
+    Participant,
+    Thread,
+    User,
+)
+from storage.rows import AnyRow
+
+_COLUMNS = (
+    Notification.id,
+    Notification.user_id,
+    Notification.kind,
+    Notification.thread_id,
+    Notification.message_id,
+    Notification.summary,
+    Notification.created_at,
+    Notification.read_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNotification:
+    user_id: int
+    value: NotificationValue
+
+
+def _stored(row: AnyRow) -> StoredNotification:
+    return StoredNotification(
+        user_id=row.user_id,
+        value=NotificationValue(
+            id=row.id,
+            kind=NotificationKind(row.kind),
+            thread_id=row.thread_id,
+            message_id=row.message_id,
+            summary=row.summary,
+            created_at=format_time(row.created_at),
+            read_at=format_time(row.read_at) if row.read_at else None,
+        ),
+    )
+
+
+async def insert_notification(
+    conn: AsyncConnection,
+    *,
+    firm_id: int,
+    user_id: int,
+    kind: NotificationKind,
+    thread_id: int | None,
+    message_id: int | None,
+    summary: str,
+    email_pending: bool,
+    now: datetime,
+) -> StoredNotification:
+    row = (
+        await conn.execute(
+            insert(Notification)
+            .values(
+                firm_id=firm_id,
+                user_id=user_id,
+                kind=kind.value,
+                thread_id=thread_id,
+                message_id=message_id,
+                summary=summary[:300],
+                created_at=now,
+                email_state="pending" if email_pending else "none",
+            )
+            .returning(*_COLUMNS)
+        )
+    ).one()
+    return _stored(row)
+
+
+async def notifications_by_ids(conn: AsyncConnection, ids: list[int]) -> dict[int, StoredNotification]:
+    rows = await conn.execute(select(*_COLUMNS).where(Notification.id.in_(ids)))
+    return {row.id: _stored(row) for row in rows}
+
+
+async def list_for_user(
+    conn: AsyncConnection, user_id: int, *, unread_only: bool, before_id: int | None, limit: int
+) -> list[NotificationValue]:
+    query = select(*_COLUMNS).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if before_id is not None:
+        query = query.where(Notification.id < before_id)
+    rows = await conn.execute(query.order_by(Notification.id.desc()).limit(limit))
+    return [_stored(row).value for row in rows]
+
+
+async def mark_read(conn: AsyncConnection, user_id: int, ids: list[int] | None, now: datetime) -> int:
+    """Mark the user's notifications read (these ids, or all); the count changed."""
+    statement = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if ids is not None:
+        statement = statement.where(Notification.id.in_(ids))
+    return int((await conn.execute(statement.values(read_at=now))).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailItem:
+    id: int
+    thread_id: int | None
+    thread_subject: str | None
+    message_id: int | None
+    summary: str
+    kind: NotificationKind
+    # The user has read the thread up to the message since.
+    read: bool
+
+
+async def pending_emails(conn: AsyncConnection, user_id: int, now: datetime) -> list[EmailItem]:
+    rows = await conn.execute(
+        select(
+            Notification.id,
+            Notification.thread_id,
+            Thread.subject,
+            Notification.message_id,
+            Notification.summary,
+            Notification.kind,
+            Participant.last_read_message_id,
+        )
+        .outerjoin(Thread, Thread.id == Notification.thread_id)
+        .outerjoin(Participant, (Participant.thread_id == Notification.thread_id) & (Participant.user_id == user_id))
+        .where(Notification.user_id == user_id, Notification.email_state == "pending", Notification.created_at <= now)
+        .order_by(Notification.id)
+    )
+    return [
+        EmailItem(
+            id=row.id,
+            thread_id=row.thread_id,
+            thread_subject=row.subject,
+            message_id=row.message_id,
+            summary=row.summary,
+            kind=NotificationKind(row.kind),
+            read=row.message_id is not None and (row.last_read_message_id or 0) >= row.message_id,
+        )
+        for row in rows
+    ]
+
+
+async def set_email_state(conn: AsyncConnection, ids: list[int], state: str) -> None:
+    if ids:
+        await conn.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.email_state == "pending")
+            .values(email_state=state)
+        )
+
+
+# -- settings --
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    phone: str | None
+    channels: dict[str, list[str]]
+
+
+async def get_settings(conn: AsyncConnection, user_id: int) -> Settings:
+    row = (
+        await conn.execute(
+            select(NotificationSettings.phone, NotificationSettings.channels).where(
+                NotificationSettings.user_id == user_id
+            )
+        )
+    ).first()
+    if row is None:
+        return Settings(phone=None, channels={})
+    return Settings(phone=row.phone, channels=msgspec.json.decode(row.channels))
+
+
+async def settings_for(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Settings]:
+    rows = await conn.execute(
+        select(NotificationSettings.user_id, NotificationSettings.phone, NotificationSettings.channels).where(
+            NotificationSettings.user_id.in_(user_ids)
+        )
+    )
+    return {row.user_id: Settings(phone=row.phone, channels=msgspec.json.decode(row.channels)) for row in rows}
+
+
+async def save_settings(conn: AsyncConnection, user_id: int, settings: Settings, now: datetime) -> None:
+    values = {
+        "user_id": user_id,
+        "phone": settings.phone,
+        "channels": msgspec.json.encode(settings.channels).decode(),
+        "updated_at": now,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(NotificationSettings).values(**values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[NotificationSettings.user_id],
+            set_={"phone": statement.excluded.phone, "channels": statement.excluded.channels, "updated_at": now},
+        )
+    )
+
+
+# -- recipients of a new message --
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    firm_id: int
+    role: Role
+    email: str
+    name: str
+
+
+async def message_recipients(conn: AsyncConnection, message_id: int) -> tuple[int, str, list[Recipient]]:
+    """For a new message: (thread, "author: start of the body", who to tell): the thread's clients (not for a
+    note) and its staff participants, active, not the author, not bots."""
+    head = (
+        await conn.execute(
+            select(
+                Message.thread_id,
+                Message.author_id,
+                Message.kind,
+                Message.body,
+                Thread.firm_id,
+                Thread.client_account_id,
+                User.name,
+            )
+            .join(Thread, Thread.id == Message.thread_id)
+            .join(User, User.id == Message.author_id)
+            .where(Message.id == message_id, Message.deleted_at.is_(None))
+        )
+    ).first()
+    if head is None:
+        return 0, "", []
+    staff = select(Participant.user_id).where(Participant.thread_id == head.thread_id)
+    audience = User.id.in_(staff) & User.role.in_([Role.OWNER.value, Role.MANAGER.value, Role.STAFF.value])
+    if head.kind == "message" and head.client_account_id is not None:
+        audience = audience | ((User.client_account_id == head.client_account_id) & (User.role == Role.CLIENT.value))
+    rows = await conn.execute(
+        select(User.id, User.role, User.email, User.name).where(
+            audience, User.active.is_(True), User.id != head.author_id, User.firm_id == head.firm_id
+        )
+    )
+    recipients = [
+        Recipient(user_id=r.id, firm_id=head.firm_id, role=Role(r.role), email=r.email, name=r.name) for r in rows
+    ]
+    excerpt = " ".join(head.body.split())
+    excerpt = excerpt if len(excerpt) <= 140 else excerpt[:139] + "…"
+    return head.thread_id, f"{head.name}: {excerpt}", recipients
+
+
+async def user_contact(conn: AsyncConnection, user_id: int) -> Recipient | None:
+    row = (
+        await conn.execute(
+            select(User.id, User.firm_id, User.role, User.email, User.name, User.active).where(User.id == user_id)
+        )
+    ).first()
+    if row is None or not row.active:
+        return None
+    return Recipient(user_id=row.id, firm_id=row.firm_id, role=Role(row.role), email=row.email, name=row.name)
+
+
+# -- the fan-out cursor: how far message events were turned into notifications --
+
+
+async def lock_cursor(conn: AsyncConnection, key: str, start: int) -> int:
+    """The cursor's value, held until commit (one process advances it at a time); made at ``start``."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(Meta).values(key=key, value=start).on_conflict_do_nothing())
+    query = select(Meta.value).where(Meta.key == key)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def set_cursor(conn: AsyncConnection, key: str, value: int) -> None:
+    await conn.execute(update(Meta).where(Meta.key == key).values(value=value))
+
+
+# -- presence --
+
+
+async def session_opened(conn: AsyncConnection, session_id: str, user_id: int, process_id: str, now: datetime) -> None:
+    await conn.execute(insert(LiveSession).values(id=session_id, user_id=user_id, process_id=process_id, seen_at=now))
+
+
+async def session_closed(conn: AsyncConnection, session_id: str) -> None:
+    await conn.execute(delete(LiveSession).where(LiveSession.id == session_id))
+
+
+async def refresh_sessions(conn: AsyncConnection, process_id: str, now: datetime, stale_before: datetime) -> None:
+    """This process's sessions are still there; rows of processes gone without closing are dropped."""
+    await conn.execute(update(LiveSession).where(LiveSession.process_id == process_id).values(seen_at=now))
+    await conn.execute(delete(LiveSession).where(LiveSession.seen_at < stale_before))
+
+
+async def is_connected(conn: AsyncConnection, user_id: int, since: datetime) -> bool:
+    found = await conn.scalar(select(func.count()).where(LiveSession.user_id == user_id, LiveSession.seen_at >= since))
+    return bool(found)

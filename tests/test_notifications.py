@@ -1,0 +1,213 @@
+"""Notifications: live in the app, batched email to users who are not connected (a real SMTP
+server receives them), SMS through a provider's HTTP API (a local server records the requests),
+failed deliveries retried and shown to staff. Time moves with the offset clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from chatd.services.context import Services
+from tests.conftest import Cast, Connect, make_cast, new_id, open_thread
+from tests.mail import MailServer
+from tests.receiver import Receiver
+from tests.support import ChatdProcess, seeder
+from tests.timing import TestClock
+
+WINDOW_S = 120
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
+    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[Receiver]:
+    provider = Receiver()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, clock: TestClock, mail: MailServer, sms: Receiver
+) -> Iterator[ChatdProcess]:
+    env = {
+        **clock.env,
+        "CHATD_SMTP_URL": mail.url,
+        "CHATD_MAIL_FROM": "Cabinet <noreply@cabinet.test>",
+        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
+        "CHATD_SMS_URL": sms.url,
+        "CHATD_SMS_TOKEN": "sms-secret",
+        "CHATD_SMS_FROM": "Cabinet",
+    }
+    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
+    process.start()
+    yield process
+    process.stop()
+    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
+    assert problems == [], problems
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def services(server: ChatdProcess) -> AsyncIterator[Services]:
+    async with seeder(server.data_dir, server.env) as found:
+        yield found
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cast(services: Services) -> Cast:
+    return await make_cast(services)
+
+
+def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+async def deliveries(server: ChatdProcess, token: str, state: str) -> list[dict[str, Any]]:
+    async with api(server, token) as http:
+        answer = await http.get("/api/deliveries", params={"state": state})
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["deliveries"]
+        return found
+
+
+async def test_an_offline_client_gets_one_email_for_what_arrived_in_the_window(
+    cast: Cast, connect: Connect, clock: TestClock, mail: MailServer
+) -> None:
+    staff = await connect(cast.token(cast.staff))
+    thread = (await open_thread(staff, cast.client, body="Your return is ready to sign."))["thread"]
+    await staff.ok("send", thread_id=thread["id"], body="Please sign **page 3** too.", client_msg_id=new_id())
+    await staff.ok("send", thread_id=thread["id"], body="An internal note", client_msg_id=new_id(), kind="note")
+    await asyncio.sleep(1)  # the fan-out runs every tick: the notifications are recorded
+    assert mail.to(cast.client.email) == []  # nothing before the window ends
+
+    clock.advance(WINDOW_S + 10)
+    [email] = await asyncio.to_thread(mail.wait_for, cast.client.email)
+    assert email["From"] == "Cabinet <noreply@cabinet.test>"
+    text = email.get_body(("plain",)).get_content()
+    html = email.get_body(("html",)).get_content()
+    assert "Your return is ready to sign." in text
+    assert "Please sign **page 3** too." in text
+    assert "internal note" not in text + html  # notes never reach clients
+    assert f"https://chat.cabinet.test/?thread={thread['id']}" in text
+    assert f'href="https://chat.cabinet.test/?thread={thread["id"]}"' in html
+    assert email["Subject"] == "2 new notifications"
+    clock.advance(WINDOW_S + 10)
+    await asyncio.sleep(1)
+    assert len(mail.to(cast.client.email)) == 1  # batched once, never again
+
+
+async def test_a_connected_user_gets_the_notification_live_and_no_email(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, mail: MailServer
+) -> None:
+    staff = await connect(cast.token(cast.staff))
+    client = await connect(cast.token(cast.client))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    live = await client.event("notification", notification__thread_id=thread_id, timeout=10)
+    notification = live["data"]["notification"]
+    assert notification["kind"] == "new_message"
+    assert notification["summary"].startswith(cast.staff.name + ": ")
+    before = len(await deliveries(server, cast.token(cast.staff), "done"))
+
+    clock.advance(WINDOW_S + 10)
+    for _ in range(100):
+        if len(await deliveries(server, cast.token(cast.staff), "done")) > before:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the email batch was never handled")
+    assert mail.to(cast.client.email) == []
+
+    async with api(server, cast.token(cast.client)) as http:
+        mine = (await http.get("/api/notifications", params={"unread": "true"})).json()["notifications"]
+        assert notification["id"] in [n["id"] for n in mine]
+        marked = await http.post("/api/notifications/read", json={"ids": [notification["id"]]})
+        assert marked.json() == {"marked": 1}
+        unread = (await http.get("/api/notifications", params={"unread": "true"})).json()["notifications"]
+        assert notification["id"] not in [n["id"] for n in unread]
+
+
+async def test_notifications_are_their_recipients_alone(cast: Cast, connect: Connect) -> None:
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    client = await connect(cast.token(cast.client))
+    await client.ok("send", thread_id=thread_id, body="Done, signed.", client_msg_id=new_id())
+    await staff.event("notification", notification__thread_id=thread_id, timeout=10)
+    # staff2 sees every thread of the firm but takes part in none: no notification, live or replayed.
+    staff2 = await connect(cast.token(cast.staff2))
+    await staff2.ok("resume", after_event_id=0)
+    assert [e for e in staff2.events if e["type"] == "notification"] == []
+
+
+async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, sms: Receiver
+) -> None:
+    async with api(server, cast.token(cast.client)) as http:
+        defaults = (await http.get("/api/notifications/settings")).json()["settings"]
+        assert defaults["channels"]["new_message"] == ["in_app", "email"]
+        changed = await http.patch(
+            "/api/notifications/settings",
+            json={"phone": "+33 6 12 34 56 78", "channels": {"new_message": ["sms", "in_app"]}},
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["settings"]["channels"]["new_message"] == ["in_app", "sms"]
+        assert changed.json()["settings"]["phone"] == "+33 6 12 34 56 78"
+        bad = await http.patch("/api/notifications/settings", json={"channels": {"new_message": ["pigeon"]}})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "bad_request"
+
+    staff = await connect(cast.token(cast.staff))
+    seen = len(sms.received)
+    sms.fail_with(503, times=1)
+    thread_id = (await open_thread(staff, cast.client, body="Call me back"))["thread"]["id"]
+    await asyncio.to_thread(sms.wait_for, seen + 1)  # the first attempt, refused
+    pending = await deliveries(server, cast.token(cast.staff), "pending")
+    assert any(d["kind"] == "notify.sms" and "503" in (d["last_error"] or "") for d in pending)
+    clock.advance(60)  # past the first backoff
+    received = await asyncio.to_thread(sms.wait_for, seen + 2)
+    request = received[seen + 1]
+    assert request.headers["authorization"] == "Bearer sms-secret"
+    payload = json.loads(request.body)
+    assert payload["to"] == "+33 6 12 34 56 78"
+    assert payload["from"] == "Cabinet"
+    assert "Call me back" in payload["text"]
+    assert f"?thread={thread_id}" in payload["text"]
+
+    # The provider refuses a message for good: failed, shown to staff, and staff may retry it.
+    sms.fail_with(400, times=1)
+    await staff.ok("send", thread_id=thread_id, body="Second try", client_msg_id=new_id())
+    await asyncio.to_thread(sms.wait_for, seen + 3)
+    failed: list[dict[str, Any]] = []
+    for _ in range(50):
+        failed = [d for d in await deliveries(server, cast.token(cast.staff), "failed") if d["kind"] == "notify.sms"]
+        if failed:
+            break
+        await asyncio.sleep(0.1)
+    assert failed, "the refused SMS is not listed as failed"
+    assert "400" in failed[0]["last_error"]
+    async with api(server, cast.token(cast.client)) as http:
+        assert (await http.get("/api/deliveries")).status_code == 404  # clients see no deliveries
+    async with api(server, cast.token(cast.staff)) as http:
+        retried = await http.post(f"/api/deliveries/{failed[0]['id']}/retry")
+        assert retried.status_code == 200, retried.text
+        again = await http.post(f"/api/deliveries/{failed[0]['id']}/retry")
+        assert again.status_code == 404
+    received = await asyncio.to_thread(sms.wait_for, seen + 4)
+    assert "Second try" in json.loads(received[seen + 3].body)["text"]
