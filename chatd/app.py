@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             yield
         finally:
             await svc.close_sessions()
-            svc.scheduler.shutdown()
+            await svc.scheduler.shutdown()
             await svc.hub.stop()
             await svc.broker.stop()
             await svc.throttles.close()

@@ -26,12 +26,16 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._tick_s = tick_s
         self.due = DueWork(db, now)
+        self._running: set[asyncio.Task[object]] = set()
 
     def every(self, name: str, seconds: float, job: Job, *, at_start: bool = False) -> None:
         """Run ``job`` every ``seconds`` (and once at start); a run still going when the next is due
         is not doubled."""
 
         async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
             try:
                 await job()
             except asyncio.CancelledError:
@@ -40,6 +44,8 @@ class Scheduler:
                 logger.info("scheduled job %s stopped by shutdown", name)
             except Exception:
                 logger.exception("scheduled job %s failed; it runs again in %ss", name, seconds)
+            finally:
+                self._running.discard(task)
 
         # APScheduler reads an explicit next_run_time=None as "paused": pass it only to run at start.
         first = {"next_run_time": datetime.now(UTC)} if at_start else {}
@@ -51,6 +57,12 @@ class Scheduler:
         self.every("deliveries", self._tick_s, self.due.run_deliveries, at_start=True)
         self._scheduler.start()
 
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    async def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Start no new run, let the runs in progress finish (their transactions commit or roll
+        back whole), then stop; what is left is due again at the next start."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout_s)
+        self._scheduler.shutdown(wait=False)
