@@ -1,7 +1,7 @@
 """notifications
 
-Revision ID: 0008_notifications
-Revises: 0007_templates
+Revision ID: 0009_notifications
+Revises: 0008_drafts
 Create Date: 2026-11-22 18:01:12.291308
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import storage.models
 from alembic import op
 
-revision: str = "0008_notifications"
-down_revision: str | None = "0007_templates"
+revision: str = "0009_notifications"
+down_revision: str | None = "0008_drafts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
