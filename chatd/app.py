@@ -37,6 +37,7 @@ from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
+from chatd.services.edit_history import EditHistory
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
@@ -102,6 +103,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         attachments=attachments,
         templates=Templates(db, clock, settings),
         drafts=Drafts(db, clock, settings),
+        edit_history=EditHistory(db, clock),
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         throttles=throttles,

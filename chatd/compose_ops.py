@@ -10,6 +10,7 @@ from protocol.frames import (
     ComposeFrame,
     DraftList,
     DraftSave,
+    MessageVersions,
     QuickReplyExpand,
     QuickReplyList,
     TemplateList,
@@ -55,5 +56,7 @@ async def dispatch(services: Services, account: Account, frame: ComposeFrame) ->
         case DraftSave():
             await services.drafts.save(account, thread_id=frame.thread_id, body=frame.body)
             return {}
+        case MessageVersions():
+            return {"versions": await services.edit_history.versions(account, frame.message_id)}
         case DraftList():
             return {"drafts": await services.drafts.list(account, thread_id=frame.thread_id)}

@@ -28,6 +28,7 @@ from protocol.frames import (
     Event,
     Hello,
     History,
+    MessageVersions,
     Ok,
     Ping,
     QuickReplyExpand,
@@ -275,7 +276,15 @@ class Connection:
                 return {"thread": thread, "message": message}
             case Resume():
                 return {"replayed": await self._resume(frame.after_event_id)}
-            case TemplateList() | TemplatePreview() | QuickReplyList() | QuickReplyExpand() | DraftSave() | DraftList():
+            case (
+                TemplateList()
+                | TemplatePreview()
+                | QuickReplyList()
+                | QuickReplyExpand()
+                | DraftSave()
+                | DraftList()
+                | MessageVersions()
+            ):
                 return await compose_ops.dispatch(self.services, account, frame)
             case Ping():
                 return {"ts": format_time(self.services.clock.now())}

@@ -138,7 +138,13 @@ class DraftList(Request, tag="draft.list"):
     thread_id: PositiveId | None = None
 
 
-ComposeFrame = TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand | DraftSave | DraftList
+class MessageVersions(Request, tag="message.versions"):
+    message_id: PositiveId
+
+
+ComposeFrame = (
+    TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand | DraftSave | DraftList | MessageVersions
+)
 
 ClientFrame = (
     Send
@@ -179,6 +185,7 @@ OPS: frozenset[str] = frozenset(
         QuickReplyExpand,
         DraftSave,
         DraftList,
+        MessageVersions,
     )
 )
 

@@ -185,3 +185,10 @@ class Notification(msgspec.Struct, kw_only=True):
     summary: str
     created_at: str
     read_at: str | None = None
+
+
+class MessageVersion(msgspec.Struct, kw_only=True):
+    """An earlier body of an edited message (staff only)."""
+
+    body: str
+    written_at: str

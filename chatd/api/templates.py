@@ -153,7 +153,30 @@ async def save_draft(request: Request) -> Response:
     return Response(status_code=204)
 
 
+class EditWindowIn(msgspec.Struct, forbid_unknown_fields=True):
+    minutes: int
+
+
+async def message_versions(request: Request) -> Response:
+    caller = await account(request)
+    found = await services(request).edit_history.versions(caller, path_id(request, "message_id"))
+    return json({"versions": found})
+
+
+async def get_edit_window(request: Request) -> Response:
+    return json({"minutes": await services(request).edit_history.window(await account(request))})
+
+
+async def set_edit_window(request: Request) -> Response:
+    caller, wanted = await account(request), await body(request, EditWindowIn)
+    await services(request).edit_history.set_window(caller, wanted.minutes)
+    return Response(status_code=204)
+
+
 routes = [
+    Route("/api/messages/{message_id:int}/versions", message_versions, methods=["GET"]),
+    Route("/api/firm/edit-window", get_edit_window, methods=["GET"]),
+    Route("/api/firm/edit-window", set_edit_window, methods=["PUT"]),
     Route("/api/drafts", list_drafts, methods=["GET"]),
     Route("/api/threads/{thread_id:int}/draft", save_draft, methods=["PUT"]),
     Route("/api/templates", list_templates, methods=["GET"]),

@@ -16,6 +16,7 @@ from chatd.services.bots import Bots
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
+from chatd.services.edit_history import EditHistory
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.templates import Templates
@@ -42,6 +43,7 @@ class Services:
     attachments: Attachments
     templates: Templates
     drafts: Drafts
+    edit_history: EditHistory
     webhooks: Webhooks
     # Timed work: features register handlers for their kinds of due rows on ``scheduler.due``.
     scheduler: Scheduler

@@ -14,6 +14,7 @@ from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.config import Settings
+from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
 from chatd.throttles import Throttles
@@ -379,6 +380,7 @@ class Conversations:
                 if body is None:
                     changed = await message_store.mark_deleted(conn, message_id, now)
                 else:
+                    await edit_history.check_and_keep(conn, user.firm_id, message, now)
                     changed = await message_store.update_body(conn, message_id, body, now)
             except StorageNotFound:
                 raise errors.Conflict(f"message {message_id} is deleted") from None
