@@ -17,7 +17,7 @@ from starlette.routing import Mount, WebSocketRoute
 
 from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, health, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
+from chatd.api import bots, health, inbox, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
 from chatd.api import notifications as notifications_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
@@ -38,8 +38,11 @@ from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
 from chatd.services.edit_history import EditHistory
+from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
+from chatd.services.search import Search
+from chatd.services.tasks import Tasks
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import LocalThrottles, RedisThrottles, Throttles
@@ -78,7 +81,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         if settings.redis_url
         else LocalThrottles(settings.requests_per_second, TYPING_INTERVAL_S)
     )
-    conversations = Conversations(db, broker, clock, settings, attachments, throttles)
+    tasks = Tasks(db, broker, clock)
+    conversations = Conversations(db, broker, clock, settings, attachments, throttles, tasks)
+    inbox_service = Inbox(db, broker, clock, conversations)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
@@ -93,6 +98,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
     webhook_service = Webhooks(db, clock, settings, bot_service)
     jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
+    jobs.every("follow-ups", settings.scheduler_tick_s, inbox_service.follow_ups_due)
+    jobs.every("urgent-renotify", settings.scheduler_tick_s, inbox_service.renotify_due)
     return Services(
         settings=settings,
         clock=clock,
@@ -104,6 +111,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         templates=Templates(db, clock, settings),
         drafts=Drafts(db, clock, settings),
         edit_history=EditHistory(db, clock),
+        tasks=tasks,
+        inbox=inbox_service,
+        search=Search(db),
         hub=Hub(load_events, newest_event_id),
         broker=broker,
         throttles=throttles,
@@ -155,6 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *health.routes,
         *session.routes,
         *threads.routes,
+        *inbox.routes,
         *tokens.routes,
         *attachments_api.routes,
         *templates_api.routes,

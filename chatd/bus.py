@@ -22,6 +22,9 @@ class Audience(msgspec.Struct, array_like=True, frozen=True):
     staff_only: bool = False
     # Not to this user (the typer does not see their own typing).
     exclude_user_id: int | None = None
+    # Only to owners and managers, and to author_id (a client's remark).
+    managers_only: bool = False
+    author_id: int | None = None
 
 
 class BusEvent(msgspec.Struct, array_like=True, frozen=True):

@@ -3,6 +3,7 @@
 ChatdError(code)
 ├── BadRequest       bad_request      400
 ├── Unauthorized     unauthorized     401
+├── Forbidden        forbidden        403  (only for what the caller may see)
 ├── NotFound         not_found        404  (also: exists but the caller may not see it)
 ├── Conflict         conflict         409
 ├── ReadOnly         read_only        403  (a read-only bot tried to write)
@@ -34,6 +35,11 @@ class BadRequest(ChatdError):
 class Unauthorized(ChatdError):
     code = ErrorCode.UNAUTHORIZED
     status = 401
+
+
+class Forbidden(ChatdError):
+    code = ErrorCode.FORBIDDEN
+    status = 403
 
 
 class NotFound(ChatdError):

@@ -159,6 +159,7 @@ class Hub:
             if s.firm_id == audience.firm_id
             and s.user_id != audience.exclude_user_id
             and not (audience.staff_only and s.is_client)
+            and not (audience.managers_only and not s.sees_remarks and s.user_id != audience.author_id)
         }
 
 

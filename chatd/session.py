@@ -28,6 +28,7 @@ class Session:
         self.sees_all_firm_threads = account.viewer.sees_all_firm_threads
         # Sees every thread of the firm whatever the firm shares with staff (a bot scoped to the firm).
         self.firm_wide = account.viewer.is_firm_wide_bot
+        self.sees_remarks = account.viewer.sees_remarks
         self.client_account_id = user.client_account_id
         self.binary = binary
         self.session_id = session_id

@@ -11,9 +11,10 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatd import compose_ops, errors
+from chatd import compose_ops, errors, inbox_ops
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
+from chatd.services.conversations import send_options
 from chatd.session import Frame, Session
 from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
 from protocol.codec import JSON_SUBPROTOCOL
@@ -45,7 +46,7 @@ from protocol.frames import (
     Threads,
     Typing,
 )
-from protocol.values import format_time
+from protocol.values import Role, Source, format_time
 from storage.directory import Account
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await _deny(websocket, 403, ErrorCode.UNAUTHORIZED, "origin not allowed")
         return
     await websocket.accept(subprotocol=chosen)
-    await Connection(websocket, services, account, codec_for(chosen or JSON_SUBPROTOCOL)).run()
+    source = Source.API if not via_cookie or account.user.role is Role.BOT else Source.PORTAL
+    await Connection(websocket, services, account, codec_for(chosen or JSON_SUBPROTOCOL), source).run()
 
 
 async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str) -> None:
@@ -80,8 +82,12 @@ async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, services: Services, account: Account, codec: Codec) -> None:
+    def __init__(
+        self, websocket: WebSocket, services: Services, account: Account, codec: Codec, source: Source
+    ) -> None:
         self.websocket = websocket
+        # Where threads this connection opens come from: the web app, or an integration's token.
+        self.source = source
         self.services = services
         self.account = account
         self.codec = codec
@@ -243,6 +249,7 @@ class Connection:
                     client_msg_id=frame.client_msg_id,
                     kind=frame.kind,
                     attachment_ids=frame.attachment_ids,
+                    options=send_options(frame),
                 )
                 return {"message": message}
             case Edit():
@@ -261,7 +268,15 @@ class Connection:
                 )
                 return {"messages": messages, "has_more": has_more}
             case Threads():
-                page = await conversations.threads(account, cursor=frame.cursor, limit=frame.limit)
+                page = await conversations.threads(
+                    account,
+                    cursor=frame.cursor,
+                    limit=frame.limit,
+                    folder=frame.folder,
+                    source=frame.source,
+                    label=frame.label,
+                    client_account_id=frame.client_account_id,
+                )
                 return {"threads": page.threads, "cursor": page.cursor}
             case ThreadCreate():
                 thread, message = await conversations.create_thread(
@@ -272,6 +287,7 @@ class Connection:
                     client_account_id=frame.client_account_id,
                     participants=frame.participants,
                     attachment_ids=frame.attachment_ids,
+                    source=self.source,
                 )
                 return {"thread": thread, "message": message}
             case Resume():
@@ -302,7 +318,8 @@ class Connection:
                 return {
                     "scheduled": await self.services.scheduled_sends.cancel(account, scheduled_id=frame.scheduled_id)
                 }
-        raise errors.BadRequest("unhandled op")  # unreachable: the codec admits only the ops above
+            case _:
+                return await inbox_ops.handle(self.services, account, frame)
 
     async def _resume(self, after: int) -> int:
         """Replay, queued before the ``ok``, what the client missed up to the hello's event_id;

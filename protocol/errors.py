@@ -9,6 +9,7 @@ class ErrorCode(enum.StrEnum):
     BAD_REQUEST = "bad_request"
     UNKNOWN_OP = "unknown_op"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"  # the caller sees the object but may not do this to it
     NOT_FOUND = "not_found"
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"

@@ -7,11 +7,14 @@ exactly one answer, ``ok`` or ``error``.
 
 from __future__ import annotations
 
+import datetime
+import typing
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from protocol.values import MessageKind, User
+from protocol.actions import Action, Label
+from protocol.values import Folder, MessageKind, Source, User
 
 RequestId = int | Annotated[str, msgspec.Meta(max_length=64)]
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -21,10 +24,16 @@ Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 # Uploaded over HTTP first (POST /api/attachments); the server's own per-message limit is lower.
 AttachmentIds = Annotated[list[PositiveId], msgspec.Meta(max_length=50)]
 SendAt = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Cursor = Annotated[str, msgspec.Meta(max_length=200)]
 
 
 class Request(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, kw_only=True):
     id: RequestId | None = None
+
+
+class TaskSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    assignee_id: PositiveId
+    due_on: datetime.date | None = None
 
 
 class Send(Request, tag="send"):
@@ -37,6 +46,13 @@ class Send(Request, tag="send"):
     send_at: SendAt | None = None
     # With send_at: do not send if a client writes in the thread first.
     cancel_if_client_writes: bool = False
+    urgent: bool = False
+    # Recipients are asked to acknowledge (urgent messages only), and asked again until they do.
+    ack_requested: bool = False
+    private_to: PositiveId | None = None
+    cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+    # "Reply and make a task".
+    task: TaskSpec | None = None
 
 
 class Edit(Request, tag="edit"):
@@ -67,9 +83,97 @@ class History(Request, tag="history"):
 
 
 class Threads(Request, tag="threads"):
-    folder: Literal["all"] = "all"
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    folder: Folder = Folder.ALL
+    source: Source | None = None
+    label: Label | None = None
+    client_account_id: PositiveId | None = None
+    cursor: Cursor | None = None
     limit: PageLimit = 50
+
+
+class ThreadGet(Request, tag="thread.get"):
+    thread_id: PositiveId
+
+
+class Folders(Request, tag="folders"):
+    source: Source | None = None
+
+
+class ThreadsAct(Request, tag="threads.act"):
+    """One action on one or many threads, in one transaction, with one result per thread."""
+
+    thread_ids: Annotated[list[PositiveId], msgspec.Meta(min_length=1, max_length=500)]
+    action: Action
+
+
+class MessageAck(Request, tag="message.ack"):
+    message_id: PositiveId
+
+
+class MessageAcks(Request, tag="message.acks"):
+    message_id: PositiveId
+
+
+class TaskCreate(Request, tag="task.create"):
+    message_id: PositiveId
+    assignee_id: PositiveId
+    due_on: datetime.date | None = None
+
+
+class TaskUpdate(Request, tag="task.update"):
+    task_id: PositiveId
+    assignee_id: PositiveId | msgspec.UnsetType = msgspec.UNSET
+    due_on: datetime.date | msgspec.UnsetType | None = msgspec.UNSET
+    done: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class Tasks(Request, tag="tasks"):
+    # Default: the caller's own tasks.
+    assignee_id: PositiveId | None = None
+    thread_id: PositiveId | None = None
+    status: Literal["open", "done", "all"] = "open"
+    cursor: Cursor | None = None
+    limit: PageLimit = 50
+
+
+class TaskHistory(Request, tag="task.history"):
+    task_id: PositiveId
+
+
+class ClientCard(Request, tag="client.card"):
+    client_account_id: PositiveId
+
+
+class Remarks(Request, tag="remarks"):
+    cursor: Cursor | None = None
+    limit: PageLimit = 50
+
+
+class FirmSettings(Request, tag="firm.settings"):
+    pass
+
+
+class FirmSettingsUpdate(Request, tag="firm.settings.update"):
+    clients_may_start_threads: bool | msgspec.UnsetType = msgspec.UNSET
+    staff_see_all_threads: bool | msgspec.UnsetType = msgspec.UNSET
+    read_receipts_to_clients: bool | msgspec.UnsetType = msgspec.UNSET
+    urgent_renotify_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class Search(Request, tag="search"):
+    """Full-text search; ``q`` may also hold operators (docs/protocol.md), the fields narrow it further."""
+
+    q: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    folder: Folder | None = None
+    client_account_id: PositiveId | None = None
+    author_id: PositiveId | None = None
+    subject: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    after: datetime.date | None = None
+    before: datetime.date | None = None
+    has_attachment: bool | None = None
+    unread: bool | None = None
+    cursor: Cursor | None = None
+    limit: PageLimit = 20
 
 
 class ThreadCreate(Request, tag="thread.create"):
@@ -161,33 +265,23 @@ ClientFrame = (
     | ScheduledEdit
     | ScheduledCancel
     | ComposeFrame
+    | ThreadGet
+    | Folders
+    | ThreadsAct
+    | MessageAck
+    | MessageAcks
+    | TaskCreate
+    | TaskUpdate
+    | Tasks
+    | TaskHistory
+    | ClientCard
+    | Remarks
+    | FirmSettings
+    | FirmSettingsUpdate
+    | Search
 )
 
-OPS: frozenset[str] = frozenset(
-    str(cls.__struct_config__.tag)
-    for cls in (
-        Send,
-        Edit,
-        Delete,
-        Typing,
-        Read,
-        History,
-        Threads,
-        ThreadCreate,
-        Resume,
-        Ping,
-        ScheduledList,
-        ScheduledEdit,
-        ScheduledCancel,
-        TemplateList,
-        TemplatePreview,
-        QuickReplyList,
-        QuickReplyExpand,
-        DraftSave,
-        DraftList,
-        MessageVersions,
-    )
-)
+OPS: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ClientFrame))
 
 
 class Hello(msgspec.Struct, tag_field="op", tag="hello", kw_only=True):
@@ -222,8 +316,13 @@ EVENT_TYPES: tuple[str, ...] = (
     "message.created",
     "message.updated",
     "message.deleted",
+    "message.acked",
     "read",
     "thread.created",
+    "thread.updated",
+    "thread.unread",
+    "thread.deleted",
+    "task.updated",
     "typing",
     "scheduled.updated",
     "notification",

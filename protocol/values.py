@@ -40,6 +40,7 @@ class BotScope(enum.StrEnum):
 class MessageKind(enum.StrEnum):
     MESSAGE = "message"
     NOTE = "note"  # internal: never shown to clients
+    REMARK = "remark"  # a client's remark about the service: seen by owners and managers only
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -83,6 +84,12 @@ class Message(msgspec.Struct, kw_only=True):
     attachments: list[Attachment] = []
     edited_at: str | None = None
     deleted_at: str | None = None
+    urgent: bool = False
+    ack_requested: bool = False
+    # A private message: only its author and this user see it.
+    private_to: int | None = None
+    # Users put in copy when it was sent.
+    cc: list[int] = msgspec.field(default_factory=list)
     # Only in what the author's own sessions receive; absent (not null) for everyone else.
     client_msg_id: str | msgspec.UnsetType = msgspec.UNSET
 
@@ -94,7 +101,61 @@ class Thread(msgspec.Struct, kw_only=True):
     created_at: str
     last_message_id: int | None
     last_activity_at: str
-    unread: int = 0
+    # The reader's own count; absent from thread.updated, which every staff member receives alike.
+    unread: int | msgspec.UnsetType = msgspec.UNSET
+    # The staff inbox's shared state; absent from what clients receive.
+    source: str | msgspec.UnsetType = msgspec.UNSET
+    state: str | msgspec.UnsetType = msgspec.UNSET
+    assignee_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    urgent: bool | msgspec.UnsetType = msgspec.UNSET
+    follow_up_at: str | msgspec.UnsetType | None = msgspec.UNSET
+    snoozed: bool | msgspec.UnsetType = msgspec.UNSET
+    follow_up_due: bool | msgspec.UnsetType = msgspec.UNSET
+    labels: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ThreadState(enum.StrEnum):
+    """Where a thread sits in the staff inbox; exactly one at a time."""
+
+    INBOX = "inbox"
+    ARCHIVED = "archived"
+    TRASH = "trash"
+    SPAM = "spam"
+
+
+class Folder(enum.StrEnum):
+    """The staff inbox's folders (storage/folders.py says which threads each holds)."""
+
+    ALL = "all"
+    INBOX = "inbox"
+    UNREAD = "unread"
+    FOLLOW_UP = "follow_up"
+    ASSIGNED = "assigned"
+    URGENT = "urgent"
+    ARCHIVED = "archived"
+    TRASH = "trash"
+    SPAM = "spam"
+
+
+class Source(enum.StrEnum):
+    """Where a conversation came from."""
+
+    PORTAL = "portal"
+    EMAIL = "email"
+    SMS = "sms"
+    API = "api"
+    BULK = "bulk"
+
+
+class Task(msgspec.Struct, kw_only=True):
+    id: int
+    thread_id: int
+    message_id: int
+    assignee_id: int
+    due_on: str | None
+    done_at: str | None
+    created_by: int
+    created_at: str
 
 
 class ReadReceipt(msgspec.Struct, kw_only=True):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from protocol.values import BotScope, Role
+from protocol.values import BotScope, Role, format_time
 from protocol.values import User as UserValue
 from storage.errors import Duplicate, NotFound
 from storage.models import ApiToken, ClientAccount, Firm, LoginSession, User
@@ -250,3 +250,86 @@ async def account_for_login_session(conn: AsyncConnection, secret_hash: str, now
 
 async def delete_login_session(conn: AsyncConnection, secret_hash: str) -> None:
     await conn.execute(delete(LoginSession).where(LoginSession.secret_hash == secret_hash))
+
+
+@dataclass(frozen=True, slots=True)
+class FirmSettings:
+    clients_may_start_threads: bool
+    staff_see_all_threads: bool
+    read_receipts_to_clients: bool
+    urgent_renotify_minutes: int
+
+
+async def firm_settings(conn: AsyncConnection, firm_id: int) -> FirmSettings:
+    row = (
+        await conn.execute(
+            select(
+                Firm.clients_may_start_threads,
+                Firm.staff_see_all_threads,
+                Firm.read_receipts_to_clients,
+                Firm.urgent_renotify_minutes,
+            ).where(Firm.id == firm_id)
+        )
+    ).one()
+    return FirmSettings(
+        clients_may_start_threads=bool(row.clients_may_start_threads),
+        staff_see_all_threads=bool(row.staff_see_all_threads),
+        read_receipts_to_clients=bool(row.read_receipts_to_clients),
+        urgent_renotify_minutes=int(row.urgent_renotify_minutes),
+    )
+
+
+async def update_firm_settings(conn: AsyncConnection, firm_id: int, values: dict[str, object]) -> None:
+    if values:
+        await conn.execute(update(Firm).where(Firm.id == firm_id).values(**values))
+
+
+async def client_account(conn: AsyncConnection, firm_id: int, account_id: int) -> dict[str, object] | None:
+    """A client account of the firm with its contacts (its users), or None."""
+    row = (
+        await conn.execute(
+            select(ClientAccount.id, ClientAccount.name, ClientAccount.created_at).where(
+                ClientAccount.id == account_id, ClientAccount.firm_id == firm_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    contacts = await conn.execute(
+        select(User.id, User.name, User.email, User.active)
+        .where(User.client_account_id == account_id)
+        .order_by(User.name)
+    )
+    return {
+        "id": row.id,
+        "name": row.name,
+        "created_at": format_time(row.created_at),
+        "contacts": [{"id": c.id, "name": c.name, "email": c.email, "active": bool(c.active)} for c in contacts],
+    }
+
+
+async def client_user_ids(conn: AsyncConnection, client_account_id: int) -> list[int]:
+    rows = await conn.execute(select(User.id).where(User.client_account_id == client_account_id, User.active.is_(True)))
+    return [row.id for row in rows]
+
+
+async def find_user_ids(conn: AsyncConnection, firm_id: int, name: str) -> list[int]:
+    """Users of the firm whose id is ``name``, or whose name or email contains it (any case)."""
+    needle = name.lower()
+    condition = or_(
+        func.lower(User.name).contains(needle, autoescape=True),
+        func.lower(User.email).contains(needle, autoescape=True),
+    )
+    if name.isdigit():
+        condition = or_(condition, User.id == int(name))
+    rows = await conn.execute(select(User.id).where(User.firm_id == firm_id, condition))
+    return [row.id for row in rows]
+
+
+async def find_client_account_ids(conn: AsyncConnection, firm_id: int, name: str) -> list[int]:
+    needle = name.lower()
+    condition = func.lower(ClientAccount.name).contains(needle, autoescape=True)
+    if name.isdigit():
+        condition = or_(condition, ClientAccount.id == int(name))
+    rows = await conn.execute(select(ClientAccount.id).where(ClientAccount.firm_id == firm_id, condition))
+    return [row.id for row in rows]

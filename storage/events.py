@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, select, text
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +28,9 @@ class EventRecord:
     ref_id: int | None
     client_ref_id: int | None
     staff_only: bool
+    private_to: int | None = None
+    private_from: int | None = None
+    managers_only: bool = False
 
 
 _COLUMNS = (
@@ -40,6 +43,9 @@ _COLUMNS = (
     Event.ref_id,
     Event.client_ref_id,
     Event.staff_only,
+    Event.private_to,
+    Event.private_from,
+    Event.managers_only,
 )
 
 
@@ -54,6 +60,9 @@ def _record(row: AnyRow) -> EventRecord:
         ref_id=row.ref_id,
         client_ref_id=row.client_ref_id,
         staff_only=bool(row.staff_only),
+        private_to=row.private_to,
+        private_from=row.private_from,
+        managers_only=bool(row.managers_only),
     )
 
 
@@ -69,6 +78,9 @@ async def append_event(
     ref_id: int | None = None,
     client_ref_id: int | None = None,
     staff_only: bool = False,
+    private_to: int | None = None,
+    private_from: int | None = None,
+    managers_only: bool = False,
 ) -> EventRecord:
     if conn.dialect.name == "postgresql":
         # The transaction must hold its xid before it takes an event id: settled_event_id finds
@@ -85,6 +97,9 @@ async def append_event(
             ref_id=ref_id,
             client_ref_id=client_ref_id,
             staff_only=staff_only,
+            private_to=private_to,
+            private_from=private_from,
+            managers_only=managers_only,
             created_at=now,
         )
         .returning(*_COLUMNS)
@@ -140,11 +155,24 @@ async def events_for_viewer(
     conn: AsyncConnection, viewer: Viewer, *, after: int, through: int, limit: int
 ) -> list[EventRecord]:
     """Events in (after, through] the viewer may see, oldest first, at most ``limit``."""
+    # A deleted thread's event keeps no thread (the row is gone): it names the thread in ref_id and
+    # its client account in client_ref_id.
+    deleted_thread_seen = (
+        Event.client_ref_id == viewer.client_account_id if viewer.is_client else Event.staff_only.is_(False)
+    )
     query = (
         select(*_COLUMNS)
-        .join(Thread, Thread.id == Event.thread_id)
-        .where(Event.firm_id == viewer.firm_id, Event.id > after, Event.id <= through, thread_visible(viewer))
+        .outerjoin(Thread, Thread.id == Event.thread_id)
+        .where(
+            Event.firm_id == viewer.firm_id,
+            Event.id > after,
+            Event.id <= through,
+            or_(thread_visible(viewer), and_(Event.thread_id.is_(None), deleted_thread_seen)),
+            or_(Event.private_to.is_(None), Event.private_to == viewer.user_id, Event.private_from == viewer.user_id),
+        )
     )
+    if not viewer.sees_remarks:
+        query = query.where(or_(Event.managers_only.is_(False), Event.private_from == viewer.user_id))
     if viewer.is_client:
         query = query.where(Event.staff_only.is_(False))
     # A notification is its recipient's alone.

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import ClientAccount, Event, Message, Participant, Thread, User
 from storage.threads import visible_thread_facts
-from storage.viewer import Viewer, message_kind_visible, thread_visible
+from storage.viewer import Viewer, message_visible, thread_visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +70,14 @@ async def readers(conn: AsyncConnection, viewer: Viewer, thread_id: int) -> list
             .where(
                 Message.thread_id == thread_id,
                 Message.id <= Participant.last_read_message_id,
-                message_kind_visible(viewer),
+                message_visible(viewer),
             )
             .scalar_subquery()
         )
     # Sending moves the author's marker without a read event: their newest message counts too.
     wrote_at = (
         select(func.max(Message.created_at))
-        .where(Message.thread_id == thread_id, Message.author_id == Participant.user_id, message_kind_visible(viewer))
+        .where(Message.thread_id == thread_id, Message.author_id == Participant.user_id, message_visible(viewer))
         .scalar_subquery()
     )
     rows = await conn.execute(

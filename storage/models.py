@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -15,11 +17,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql.expression import false
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -50,6 +53,11 @@ class Firm(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Whether owners, managers and staff see every thread of the firm, or only those they take part in.
     staff_see_all_threads: Mapped[bool] = mapped_column(Boolean, default=True)
+    clients_may_start_threads: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Whether clients receive staff read receipts ("Seen by ...").
+    read_receipts_to_clients: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # How often an unacknowledged urgent message asks its recipients again.
+    urgent_renotify_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -120,6 +128,18 @@ class Thread(Base):
     # The same for what clients may see: a note must not move a thread in a client's list.
     client_last_message_id: Mapped[int | None] = mapped_column(BigInteger)
     client_last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The staff inbox, shared by the firm's staff (see storage/folders.py).
+    source: Mapped[str] = mapped_column(String(16), default="portal", server_default="portal")
+    state: Mapped[str] = mapped_column(String(16), default="inbox", server_default="inbox")
+    # Users are deactivated, never deleted, so these user ids need no foreign key (which SQLite
+    # could only add by rebuilding the table).
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Waiting: until follow_up_at, or (snoozed) until the client writes.
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    snoozed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when a follow-up date came: the thread is back in the Inbox, marked.
+    follow_up_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_threads_firm_last_message", "firm_id", "last_message_id"),
@@ -152,6 +172,14 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ack_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the recipients who have not acknowledged are asked again (urgent with acknowledgement).
+    renotify_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # A private message is seen by its author and this user only, whatever the thread's sharing.
+    private_to: Mapped[int | None] = mapped_column(BigInteger)
+    # The users put in copy (added to the thread), as a JSON list of ids.
+    cc: Mapped[list[int] | None] = mapped_column(JSON)
 
     __table_args__ = (
         UniqueConstraint("author_id", "client_msg_id", name="uq_messages_author_client_msg_id"),
@@ -176,9 +204,57 @@ class Event(Base):
     ref_id: Mapped[int | None] = mapped_column(BigInteger)
     client_ref_id: Mapped[int | None] = mapped_column(BigInteger)
     staff_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only these two users may see the event (a private message), when set.
+    private_to: Mapped[int | None] = mapped_column(BigInteger)
+    private_from: Mapped[int | None] = mapped_column(BigInteger)
+    # Only owners and managers (and private_from) may see it (a client remark).
+    managers_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
     __table_args__ = (Index("ix_events_firm_id", "firm_id", "id"), {"sqlite_autoincrement": True})
+
+
+class ThreadLabel(Base):
+    __tablename__ = "thread_labels"
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class MessageAck(Base):
+    """Who acknowledged an urgent message, and when."""
+
+    __tablename__ = "message_acks"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    acked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Task(Base):
+    """A message made a task: someone must do something by a date."""
+
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_tasks_assignee", "assignee_id", "done_at"),)
+
+
+class TaskChange(Base):
+    """The history of a task: who changed what, when."""
+
+    __tablename__ = "task_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    change: Mapped[dict[str, object]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Meta(Base):

@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, func, insert, literal, select, update
+import msgspec
+from sqlalchemy import ColumnElement, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.values import Folder, Source, format_time
 from protocol.values import Thread as ThreadValue
-from protocol.values import format_time
 from storage.errors import NotFound
-from storage.models import Firm, Message, Participant, Thread
+from storage.folders import folder_filter, unread_count
+from storage.models import Firm, Participant, Thread, ThreadLabel
 from storage.rows import AnyRow
-from storage.viewer import Viewer, message_kind_visible, thread_visible
+from storage.viewer import Viewer, thread_visible
 
 _COLUMNS = (
     Thread.id,
@@ -24,6 +26,17 @@ _COLUMNS = (
     Thread.created_at,
     Thread.last_message_id,
     Thread.last_activity_at,
+)
+# What staff also see: the inbox's shared state.
+_STAFF_COLUMNS = (
+    *_COLUMNS,
+    Thread.source,
+    Thread.state,
+    Thread.assignee_id,
+    Thread.urgent,
+    Thread.follow_up_at,
+    Thread.snoozed,
+    Thread.follow_up_due,
 )
 # What clients see of a thread's activity: notes left out.
 _CLIENT_COLUMNS = (
@@ -34,7 +47,7 @@ _CLIENT_COLUMNS = (
 
 
 def _columns(viewer: Viewer) -> tuple[Any, ...]:
-    return _CLIENT_COLUMNS if viewer.is_client else _COLUMNS
+    return _CLIENT_COLUMNS if viewer.is_client else _STAFF_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,18 @@ class ThreadFacts:
     participant_ids: tuple[int, ...]
     # The firm shares every thread with its owners, managers and staff.
     firm_shares_threads: bool
+    assignee_id: int | None = None
+    state: str = "inbox"
+    snoozed: bool = False
+    # Whether clients see staff read receipts.
+    receipts_to_clients: bool = True
+
+    @property
+    def member_ids(self) -> tuple[int, ...]:
+        """Who sees the thread whatever the firm's sharing: participants and the assignee."""
+        if self.assignee_id is None or self.assignee_id in self.participant_ids:
+            return self.participant_ids
+        return (*self.participant_ids, self.assignee_id)
 
 
 async def create_thread(
@@ -57,10 +82,12 @@ async def create_thread(
     subject: str,
     created_by: int,
     now: datetime,
+    source: Source = Source.PORTAL,
 ) -> int:
     result = await conn.execute(
         insert(Thread)
         .values(
+            source=source.value,
             firm_id=firm_id,
             client_account_id=client_account_id,
             subject=subject,
@@ -101,7 +128,16 @@ async def facts_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int
 async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[ThreadFacts]:
     rows = list(
         await conn.execute(
-            select(Thread.id, Thread.firm_id, Thread.client_account_id, Firm.staff_see_all_threads)
+            select(
+                Thread.id,
+                Thread.firm_id,
+                Thread.client_account_id,
+                Thread.assignee_id,
+                Thread.state,
+                Thread.snoozed,
+                Firm.staff_see_all_threads,
+                Firm.read_receipts_to_clients,
+            )
             .join(Firm, Firm.id == Thread.firm_id)
             .where(where)
         )
@@ -120,6 +156,10 @@ async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Thre
             client_account_id=row.client_account_id,
             participant_ids=tuple(members[row.id]),
             firm_shares_threads=bool(row.staff_see_all_threads),
+            assignee_id=row.assignee_id,
+            state=row.state,
+            snoozed=bool(row.snoozed),
+            receipts_to_clients=bool(row.read_receipts_to_clients),
         )
         for row in rows
     ]
@@ -160,6 +200,16 @@ async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message
     return int(previous)
 
 
+async def set_read_marker(conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime) -> None:
+    """Put the user's read marker at ``message_id``, backwards too (mark as unread)."""
+    await add_participants(conn, thread_id, [user_id], now)
+    await conn.execute(
+        update(Participant)
+        .where(Participant.thread_id == thread_id, Participant.user_id == user_id)
+        .values(last_read_message_id=message_id)
+    )
+
+
 async def advance_read_marker(
     conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime
 ) -> None:
@@ -182,60 +232,91 @@ async def advance_read_marker(
     )
 
 
-def _unread(viewer: Viewer) -> ScalarSelect[int]:
-    last_read = (
-        select(Participant.last_read_message_id)
-        .where(Participant.thread_id == Thread.id, Participant.user_id == viewer.user_id)
-        .scalar_subquery()
-    )
-    return (
-        select(func.count(Message.id))
-        .where(
-            Message.thread_id == Thread.id,
-            Message.id > func.coalesce(last_read, 0),
-            Message.author_id != viewer.user_id,
-            Message.deleted_at.is_(None),
-            message_kind_visible(viewer),
-        )
-        .scalar_subquery()
-    )
-
-
-def _value(row: AnyRow) -> ThreadValue:
-    return ThreadValue(
+def _value(row: AnyRow, labels: dict[int, list[str]] | None) -> ThreadValue:
+    """A thread as the wire shows it; with ``labels`` given (staff rows), with the inbox state."""
+    value = ThreadValue(
         id=row.id,
         subject=row.subject,
         client_account_id=row.client_account_id,
         created_at=format_time(row.created_at),
         last_message_id=row.last_message_id,
         last_activity_at=format_time(row.last_activity_at),
-        unread=row.unread,
+        unread=row.unread if "unread" in row._fields else msgspec.UNSET,
     )
+    if labels is None:
+        return value
+    value.source = row.source
+    value.state = row.state
+    value.assignee_id = row.assignee_id
+    value.urgent = bool(row.urgent)
+    value.follow_up_at = None if row.follow_up_at is None else format_time(row.follow_up_at)
+    value.snoozed = bool(row.snoozed)
+    value.follow_up_due = bool(row.follow_up_due)
+    value.labels = labels.get(row.id, [])
+    return value
+
+
+async def _values(conn: AsyncConnection, rows: list[AnyRow], staff: bool) -> list[ThreadValue]:
+    labels = await labels_of(conn, [row.id for row in rows]) if staff else None
+    return [_value(row, labels) for row in rows]
+
+
+async def labels_of(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    if thread_ids:
+        rows = await conn.execute(
+            select(ThreadLabel.thread_id, ThreadLabel.label)
+            .where(ThreadLabel.thread_id.in_(thread_ids))
+            .order_by(ThreadLabel.label)
+        )
+        for thread_id, label in rows:
+            found.setdefault(thread_id, []).append(label)
+    return found
 
 
 async def list_threads(
-    conn: AsyncConnection, viewer: Viewer, *, before_message_id: int | None, limit: int
+    conn: AsyncConnection,
+    viewer: Viewer,
+    *,
+    before_message_id: int | None,
+    limit: int,
+    folder: Folder = Folder.ALL,
+    source: Source | None = None,
+    label: str | None = None,
+    client_account_id: int | None = None,
 ) -> list[ThreadValue]:
     """Visible threads, most recent activity first. Message ids grow, so the newest message's id
-    orders threads by activity without ties; ``before_message_id`` continues after a page."""
+    orders threads by activity without ties; ``before_message_id`` continues after a page.
+    Folders, sources and labels are staff filters."""
     newest = Thread.client_last_message_id if viewer.is_client else Thread.last_message_id
-    query = select(*_columns(viewer), _unread(viewer).label("unread")).where(thread_visible(viewer))
+    query = select(*_columns(viewer), unread_count(viewer).label("unread")).where(thread_visible(viewer))
+    in_folder = folder_filter(viewer, folder)
+    if in_folder is not None:
+        query = query.where(in_folder)
+    if source is not None:
+        query = query.where(Thread.source == source.value)
+    if label is not None:
+        query = query.where(Thread.id.in_(select(ThreadLabel.thread_id).where(ThreadLabel.label == label)))
+    if client_account_id is not None:
+        query = query.where(Thread.client_account_id == client_account_id)
     if before_message_id is not None:
         query = query.where(newest < before_message_id)
-    rows = await conn.execute(query.order_by(newest.desc()).limit(limit))
-    return [_value(row) for row in rows]
+    rows = list(await conn.execute(query.order_by(newest.desc()).limit(limit)))
+    return await _values(conn, rows, not viewer.is_client)
 
 
 async def get_threads(conn: AsyncConnection, viewer: Viewer, thread_ids: list[int]) -> dict[int, ThreadValue]:
-    rows = await conn.execute(
-        select(*_columns(viewer), _unread(viewer).label("unread")).where(
-            Thread.id.in_(thread_ids), thread_visible(viewer)
+    rows = list(
+        await conn.execute(
+            select(*_columns(viewer), unread_count(viewer).label("unread")).where(
+                Thread.id.in_(thread_ids), thread_visible(viewer)
+            )
         )
     )
-    return {row.id: _value(row) for row in rows}
+    return {value.id: value for value in await _values(conn, rows, not viewer.is_client)}
 
 
 async def threads_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadValue]:
-    """Threads as they are now, with ``unread`` left at 0 for the caller to set."""
-    rows = await conn.execute(select(*_COLUMNS, literal(0).label("unread")).where(Thread.id.in_(thread_ids)))
-    return {row.id: _value(row) for row in rows}
+    """Threads as staff see them now, without anyone's ``unread``."""
+    rows = list(await conn.execute(select(*_STAFF_COLUMNS).where(Thread.id.in_(thread_ids))))
+    return {value.id: value for value in await _values(conn, rows, True)}

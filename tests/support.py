@@ -370,7 +370,11 @@ class WsClient:
         return await self.next_frame(lambda f: f.get("op") in ("ok", "error") and f.get("id") == request_id, timeout)
 
     async def ok(self, op: str, **fields: Any) -> dict[str, Any]:
+        """The request's result; like a well-behaved client, waits out ``rate_limited`` and retries."""
         answer = await self.call(op, **fields)
+        while answer.get("code") == "rate_limited":
+            await asyncio.sleep(answer["retry_after"])
+            answer = await self.call(op, **fields)
         assert answer["op"] == "ok", answer
         result: dict[str, Any] = answer["result"]
         return result

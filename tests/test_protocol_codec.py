@@ -28,8 +28,10 @@ def test_the_two_codecs_decode_the_same_request() -> None:
 
 def test_every_op_is_known_and_defaults_apply() -> None:
     core = {"send", "edit", "delete", "typing", "read", "history", "threads", "thread.create", "resume", "ping"}
-    assert core <= OPS
-    assert {"scheduled.list", "scheduled.edit", "scheduled.cancel"} <= OPS
+    inbox = {"thread.get", "folders", "threads.act", "message.ack", "message.acks", "task.create", "task.update"}
+    inbox |= {"tasks", "task.history", "client.card", "remarks", "firm.settings", "firm.settings.update", "search"}
+    scheduled = {"scheduled.list", "scheduled.edit", "scheduled.cancel"}
+    assert core | inbox | scheduled <= OPS
     create = JSON.decode('{"op": "thread.create", "subject": "s", "body": "b", "client_msg_id": "k"}')
     assert create == ThreadCreate(subject="s", body="b", client_msg_id="k")
     assert create.id is None

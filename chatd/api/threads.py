@@ -10,13 +10,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
-from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, SendAt, Subject
-from protocol.values import MessageKind
+from chatd.services.conversations import SendOptions
+from protocol.actions import Label
+from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, SendAt, Subject, TaskSpec
+from protocol.values import Folder, MessageKind, Role, Source
 
 
 class ThreadPage(msgspec.Struct, forbid_unknown_fields=True):
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     limit: PageLimit = 50
+    folder: Folder = Folder.ALL
+    source: Source | None = None
+    label: Label | None = None
+    client_account_id: PositiveId | None = None
 
 
 class NewThread(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,6 +47,11 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     attachment_ids: AttachmentIds = []
     send_at: SendAt | None = None
     cancel_if_client_writes: bool = False
+    urgent: bool = False
+    ack_requested: bool = False
+    private_to: PositiveId | None = None
+    cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
+    task: TaskSpec | None = None
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,7 +64,15 @@ class ReadMarker(msgspec.Struct, forbid_unknown_fields=True):
 
 async def list_threads(request: Request) -> Response:
     caller, page = await account(request), query(request, ThreadPage)
-    found = await services(request).conversations.threads(caller, cursor=page.cursor, limit=page.limit)
+    found = await services(request).conversations.threads(
+        caller,
+        cursor=page.cursor,
+        limit=page.limit,
+        folder=page.folder,
+        source=page.source,
+        label=page.label,
+        client_account_id=page.client_account_id,
+    )
     return json({"threads": found.threads, "cursor": found.cursor})
 
 
@@ -67,6 +86,8 @@ async def create_thread(request: Request) -> Response:
         client_account_id=new.client_account_id,
         participants=new.participants,
         attachment_ids=new.attachment_ids,
+        # A bearer token is an integration's; the cookie is the web app's.
+        source=Source.API if "authorization" in request.headers or caller.user.role is Role.BOT else Source.PORTAL,
     )
     return json({"thread": thread, "message": message}, 201)
 
@@ -100,6 +121,13 @@ async def send_message(request: Request) -> Response:
         client_msg_id=new.client_msg_id,
         kind=new.kind,
         attachment_ids=new.attachment_ids,
+        options=SendOptions(
+            urgent=new.urgent,
+            ack_requested=new.ack_requested,
+            private_to=new.private_to,
+            cc=tuple(new.cc),
+            task=new.task,
+        ),
     )
     return json({"message": message}, 201)
 

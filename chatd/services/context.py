@@ -17,8 +17,11 @@ from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
 from chatd.services.edit_history import EditHistory
+from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
+from chatd.services.search import Search
+from chatd.services.tasks import Tasks
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import Throttles
@@ -35,6 +38,9 @@ class Services:
     auth: Auth
     directory: Directory
     conversations: Conversations
+    tasks: Tasks
+    inbox: Inbox
+    search: Search
     hub: Hub
     broker: Broker
     # Per-user request rate limit and typing throttle, shared by processes through Redis.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,21 +18,50 @@ from chatd.config import Settings
 from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
+from chatd.services.checks import check_named_user
+from chatd.services.tasks import Tasks
 from chatd.throttles import Throttles
-from protocol.values import Message, MessageKind, Role, Thread
+from protocol.frames import Send as SendFrame
+from protocol.frames import TaskSpec
+from protocol.values import Folder, Message, MessageKind, Role, Source, Thread, ThreadState
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
 from storage import attachments as attachment_store
 from storage import directory as directory_store
 from storage import events as event_store
+from storage import inbox as inbox_store
 from storage import messages as message_store
 from storage import threads as thread_store
 from storage.directory import Account
-from storage.messages import Body, StoredMessage
+from storage.messages import Body, MessageOptions, StoredMessage
 
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """A message's options beyond its body and kind (see the ``send`` frame)."""
+
+    urgent: bool = False
+    ack_requested: bool = False
+    private_to: int | None = None
+    cc: tuple[int, ...] = ()
+    task: TaskSpec | None = None
+
+
+NO_OPTIONS = SendOptions()
+
+
+def send_options(frame: SendFrame) -> SendOptions:
+    return SendOptions(
+        urgent=frame.urgent,
+        ack_requested=frame.ack_requested,
+        private_to=frame.private_to,
+        cc=tuple(frame.cc),
+        task=frame.task,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +79,11 @@ class Conversations:
         settings: Settings,
         attachments: Attachments,
         throttles: Throttles,
+        tasks: Tasks,
     ) -> None:
         self._db = db
         self._attachments = attachments
+        self._tasks = tasks
         self._broker = broker
         self._clock = clock
         self._settings = settings
@@ -69,6 +101,7 @@ class Conversations:
         client_account_id: int | None,
         participants: list[int],
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
+        source: Source = Source.PORTAL,
     ) -> tuple[Thread, Message]:
         check_may_write(account)
         rendered = self.render_body(body, with_files=bool(attachment_ids))
@@ -90,6 +123,11 @@ class Conversations:
                 and await directory_store.client_account_firm(conn, client_account_id) != user.firm_id
             ):
                 raise errors.NotFound(f"client account {client_account_id} not found")
+            if (
+                user.role.is_client
+                and not (await directory_store.firm_settings(conn, user.firm_id)).clients_may_start_threads
+            ):
+                raise errors.Forbidden("this firm does not let clients start conversations")
             members = await self._check_participants(conn, account, participants, client_account_id)
             thread_id = await thread_store.create_thread(
                 conn,
@@ -98,6 +136,7 @@ class Conversations:
                 subject=subject,
                 created_by=user.id,
                 now=now,
+                source=source,
             )
             await thread_store.add_participants(conn, thread_id, [user.id, *members], now)
             message = await self._insert(
@@ -129,11 +168,11 @@ class Conversations:
         client_msg_id: str,
         kind: MessageKind,
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
+        options: SendOptions = NO_OPTIONS,
     ) -> Message:
         check_may_write(account)
         rendered = self.render_body(body, with_files=bool(attachment_ids))
-        if kind is MessageKind.NOTE and account.user.role.is_client:
-            raise errors.BadRequest("clients cannot write internal notes")
+        self._check_kind(account, kind, options)
         user = account.user
         async with self._db.write() as conn:
             facts = await self.visible_thread(conn, account, thread_id)
@@ -143,7 +182,7 @@ class Conversations:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            message, event = await self.post(
+            message, events = await self.post(
                 conn,
                 account,
                 facts,
@@ -151,8 +190,10 @@ class Conversations:
                 client_msg_id=client_msg_id,
                 kind=kind,
                 attachment_ids=attachment_ids,
+                options=options,
             )
-        self.publish(event)
+        for event in events:
+            self.publish(event)
         return message.for_author()
 
     async def post(
@@ -165,23 +206,41 @@ class Conversations:
         client_msg_id: str,
         kind: MessageKind,
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
-    ) -> tuple[StoredMessage, BusEvent]:
-        """Write a message and its event in the caller's transaction (the thread is visible to the
-        author); the caller publishes the event after the commit."""
+        options: SendOptions = NO_OPTIONS,
+    ) -> tuple[StoredMessage, list[BusEvent]]:
+        """Write a message and what it causes (its event, a task, inbox changes) in the caller's
+        transaction (the thread is visible to the author); the caller publishes the events after the
+        commit, the message's first."""
         user, now = account.user, self._clock.now()
-        message = await self._insert(conn, account, facts.id, body, client_msg_id, kind, now, attachment_ids)
-        if user.id not in facts.participant_ids:  # the author just joined the thread
-            facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
+        stored_options = await self._message_options(conn, account, facts, options, now)
+        message = await self._insert(
+            conn, account, facts.id, body, client_msg_id, kind, now, attachment_ids, stored_options
+        )
+        # The author joined in _insert (with its read marker); people in copy join here.
+        copied = sorted(set(stored_options.cc) - set(facts.participant_ids))
+        if copied:
+            await thread_store.add_participants(conn, facts.id, copied, now)
+        joined = sorted({user.id, *copied} - set(facts.participant_ids))
+        if joined:
+            facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, *joined))
         record = await event_store.append_event(
             conn,
             firm_id=user.firm_id,
             type="message.created",
             thread_id=facts.id,
             message_id=message.value.id,
-            staff_only=kind is MessageKind.NOTE,
             now=now,
+            **_event_visibility(message.value),
         )
-        return message, rendering.message_event(record, facts, message)
+        events = [rendering.message_event(record, facts, message)]
+        if options.task is not None:
+            events.append(
+                await self._tasks.create_in(
+                    conn, account, facts, message, options.task.assignee_id, options.task.due_on, now
+                )
+            )
+        events.extend(await self._inbox_effects(conn, account, facts, message.value, now))
+        return message, events
 
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
         check_may_write(account)
@@ -192,37 +251,48 @@ class Conversations:
         return await self._change(account, message_id, None)
 
     async def read(self, account: Account, *, thread_id: int, message_id: int) -> None:
-        user = account.user
         now = self._clock.now()
         async with self._db.write() as conn:
             message = await self._visible_message(conn, account, message_id)
             if message.value.thread_id != thread_id:
                 raise errors.NotFound(f"message {message_id} not found in thread {thread_id}")
-            previous = await thread_store.mark_read(conn, thread_id, user.id, message_id, now)
-            if previous is None:
-                return
-            client_ref = (
-                message_id
-                if message.value.kind is not MessageKind.NOTE
-                else await message_store.newest_visible_id_at_or_before(conn, thread_id, message_id)
-            )
-            client_previous = (
-                await message_store.newest_visible_id_at_or_before(conn, thread_id, previous) if previous else 0
-            )
-            facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
-            record = await event_store.append_event(
-                conn,
-                firm_id=user.firm_id,
-                type="read",
-                thread_id=thread_id,
-                user_id=user.id,
-                ref_id=message_id,
-                client_ref_id=client_ref,
-                # A marker that only moved across notes tells clients nothing they may know.
-                staff_only=client_ref <= client_previous,
-                now=now,
-            )
-        self.publish(rendering.read_event(record, facts))
+            event = await self.record_read(conn, account, thread_id, message_id, now)
+        if event is not None:
+            self.publish(event)
+
+    async def record_read(
+        self, conn: AsyncConnection, account: Account, thread_id: int, message_id: int, now: datetime
+    ) -> BusEvent | None:
+        """Inside the caller's transaction: move the reader's marker forward to a message they may
+        see, and the read receipt that says so (None when the marker was already there)."""
+        user = account.user
+        previous = await thread_store.mark_read(conn, thread_id, user.id, message_id, now)
+        if previous is None:
+            return None
+        message = await self._visible_message(conn, account, message_id)
+        client_ref = (
+            message_id
+            if message.value.kind is MessageKind.MESSAGE and message.value.private_to is None
+            else await message_store.newest_visible_id_at_or_before(conn, thread_id, message_id)
+        )
+        client_previous = (
+            await message_store.newest_visible_id_at_or_before(conn, thread_id, previous) if previous else 0
+        )
+        facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+        hidden_from_clients = not facts.receipts_to_clients and not user.role.is_client
+        record = await event_store.append_event(
+            conn,
+            firm_id=user.firm_id,
+            type="read",
+            thread_id=thread_id,
+            user_id=user.id,
+            ref_id=message_id,
+            client_ref_id=client_ref,
+            # A marker that only moved across notes tells clients nothing they may know.
+            staff_only=client_ref <= client_previous or hidden_from_clients,
+            now=now,
+        )
+        return rendering.read_event(record, facts)
 
     async def typing(self, account: Account, *, thread_id: int, kind: MessageKind) -> None:
         """Fan out at most once per user and thread every TYPING_INTERVAL_S."""
@@ -258,13 +328,41 @@ class Conversations:
             )
         return [self._as_seen_by(account, m) for m in page], has_more
 
-    async def threads(self, account: Account, *, cursor: str | None, limit: int) -> Page:
+    async def threads(
+        self,
+        account: Account,
+        *,
+        cursor: str | None,
+        limit: int,
+        folder: Folder = Folder.ALL,
+        source: Source | None = None,
+        label: str | None = None,
+        client_account_id: int | None = None,
+    ) -> Page:
         before = _parse_cursor(cursor) if cursor else None
+        if account.user.role.is_client and (folder is not Folder.ALL or source or label):
+            raise errors.BadRequest("folders, sources and labels are the staff inbox's")
         async with self._db.read() as conn:
-            found = await thread_store.list_threads(conn, account.viewer, before_message_id=before, limit=limit + 1)
+            found = await thread_store.list_threads(
+                conn,
+                account.viewer,
+                before_message_id=before,
+                limit=limit + 1,
+                folder=folder,
+                source=source,
+                label=label,
+                client_account_id=client_account_id,
+            )
         page = found[:limit]
         next_cursor = str(page[-1].last_message_id) if len(found) > limit else None
         return Page(threads=page, cursor=next_cursor)
+
+    async def thread(self, account: Account, thread_id: int) -> Thread:
+        async with self._db.read() as conn:
+            found = await thread_store.get_threads(conn, account.viewer, [thread_id])
+        if thread_id not in found:
+            raise errors.NotFound(f"thread {thread_id} not found")
+        return found[thread_id]
 
     async def newest_event_id(self, account: Account) -> int:
         """The hello's position: no event of the firm at or below it can still commit."""
@@ -288,6 +386,68 @@ class Conversations:
             return await rendering.render(conn, records)
 
     # -- helpers --
+
+    def _check_kind(self, account: Account, kind: MessageKind, options: SendOptions) -> None:
+        client = account.user.role.is_client
+        if kind is MessageKind.NOTE and client:
+            raise errors.BadRequest("clients cannot write internal notes")
+        if kind is MessageKind.REMARK and not client:
+            raise errors.BadRequest("remarks are for clients to write")
+        if options.ack_requested and not options.urgent:
+            raise errors.BadRequest("acknowledgement is asked for urgent messages only")
+        if kind is not MessageKind.MESSAGE and (options.private_to or options.cc):
+            raise errors.BadRequest(f"a {kind.value} cannot be private or have copies")
+        if client and options.task is not None:
+            raise errors.BadRequest("clients cannot make tasks")
+
+    async def _message_options(
+        self,
+        conn: AsyncConnection,
+        account: Account,
+        facts: thread_store.ThreadFacts,
+        options: SendOptions,
+        now: datetime,
+    ) -> MessageOptions:
+        """Check who the message names (private recipient, copies): people who may see the thread."""
+        named = {uid for uid in (options.private_to, *options.cc) if uid is not None} - {account.user.id}
+        for uid in sorted(named):
+            await check_named_user(conn, account, facts, uid)
+        renotify_at = None
+        if options.ack_requested:
+            settings = await directory_store.firm_settings(conn, account.user.firm_id)
+            renotify_at = now + timedelta(minutes=settings.urgent_renotify_minutes)
+        return MessageOptions(
+            urgent=options.urgent,
+            ack_requested=options.ack_requested,
+            renotify_at=renotify_at,
+            private_to=options.private_to,
+            cc=tuple(sorted(set(options.cc) - {account.user.id})),
+        )
+
+    async def _inbox_effects(
+        self, conn: AsyncConnection, account: Account, facts: thread_store.ThreadFacts, message: Message, now: datetime
+    ) -> list[BusEvent]:
+        """What a message does to the staff inbox: a client's wakes an archived or snoozed thread;
+        an urgent one marks the thread urgent."""
+        values: dict[str, object] = {}
+        if account.user.role.is_client and (facts.state == ThreadState.ARCHIVED or facts.snoozed):
+            values |= {"state": ThreadState.INBOX.value, "snoozed": False}
+        if message.urgent:
+            values["urgent"] = True
+        if not values:
+            return []
+        await inbox_store.update_threads(conn, [facts.id], values)
+        return [await self.thread_updated(conn, account.user.firm_id, facts, now)]
+
+    async def thread_updated(
+        self, conn: AsyncConnection, firm_id: int, facts: thread_store.ThreadFacts, now: datetime
+    ) -> BusEvent:
+        """Record that a thread's inbox state changed, and the event that says so."""
+        record = await event_store.append_event(
+            conn, firm_id=firm_id, type="thread.updated", thread_id=facts.id, staff_only=True, now=now
+        )
+        thread = (await thread_store.threads_by_ids(conn, [facts.id]))[facts.id]
+        return rendering.thread_updated_event(record, facts, thread)
 
     def render_body(self, body: str, *, with_files: bool = False) -> Body:
         """The body checked and rendered (outside any transaction: rendering is CPU work).
@@ -342,6 +502,7 @@ class Conversations:
         kind: MessageKind,
         now: datetime,
         attachment_ids: list[int],
+        options: MessageOptions | None = None,
     ) -> StoredMessage:
         files = await self._attachments.claim(conn, account, attachment_ids) if attachment_ids else []
         try:
@@ -354,13 +515,18 @@ class Conversations:
                 client_msg_id=client_msg_id,
                 now=now,
                 attachments=files,
+                options=options,
             )
         except Duplicate:
             raise errors.Conflict("client_msg_id is being used by a concurrent request") from None
         if files:
             await attachment_store.attach(conn, [f.id for f in files], message.value.id)
         await thread_store.touch_thread(
-            conn, thread_id, message.value.id, now, seen_by_clients=kind is not MessageKind.NOTE
+            conn,
+            thread_id,
+            message.value.id,
+            now,
+            seen_by_clients=kind is MessageKind.MESSAGE and (options is None or options.private_to is None),
         )
         await thread_store.advance_read_marker(conn, thread_id, account.user.id, message.value.id, now)
         return message
@@ -391,8 +557,8 @@ class Conversations:
                 type="message.updated" if body is not None else "message.deleted",
                 thread_id=changed.value.thread_id,
                 message_id=message_id,
-                staff_only=changed.value.kind is MessageKind.NOTE,
                 now=now,
+                **_event_visibility(changed.value),
             )
         self.publish(rendering.message_event(record, facts, changed))
         return self._as_seen_by(account, changed)
@@ -419,6 +585,16 @@ class Conversations:
 def check_may_write(account: Account) -> None:
     if account.read_only:
         raise errors.ReadOnly("this bot is read-only: it may read threads, not write to them")
+
+
+def _event_visibility(message: Message) -> dict[str, Any]:
+    """Who may replay a message's events: as the message itself (notes, remarks, private)."""
+    return {
+        "staff_only": message.kind is MessageKind.NOTE,
+        "private_to": message.private_to,
+        "private_from": message.author_id if message.private_to or message.kind is MessageKind.REMARK else None,
+        "managers_only": message.kind is MessageKind.REMARK,
+    }
 
 
 def _parse_cursor(cursor: str) -> int:

@@ -8,6 +8,7 @@ seeing the thread) is marked failed with the reason and reported to the author.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -185,7 +186,7 @@ class ScheduledSends:
             return Done(after_commit=[lambda: self._conversations.publish(event)])
         assert facts is not None
         await thread_store.lock_for_new_message(conn, facts.id)
-        message, message_event = await self._conversations.post(
+        message, message_events = await self._conversations.post(
             conn,
             author,
             facts,
@@ -198,7 +199,7 @@ class ScheduledSends:
         )
         event = await self._event(conn, facts, sent, now)
         publish = self._conversations.publish
-        return Done(after_commit=[lambda: publish(message_event), lambda: publish(event)])
+        return Done(after_commit=[*(functools.partial(publish, e) for e in message_events), lambda: publish(event)])
 
     async def _why_not(self, conn: AsyncConnection, author: Account, scheduled: ScheduledValue) -> str | None:
         if not author.active:
