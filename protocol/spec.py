@@ -45,6 +45,7 @@ from protocol.values import (
     ReadReceipt,
     Role,
     ScheduledMessage,
+    Task,
     Thread,
     User,
 )
@@ -85,6 +86,34 @@ class TypingEventData(msgspec.Struct, kw_only=True):
     kind: MessageKind = MessageKind.MESSAGE
 
 
+class ThreadUnreadData(msgspec.Struct, kw_only=True):
+    """``data`` of thread.unread (to the user who marked the thread unread)."""
+
+    thread_id: int
+    unread: int
+
+
+class ThreadDeletedData(msgspec.Struct, kw_only=True):
+    """``data`` of thread.deleted."""
+
+    thread_id: int
+
+
+class MessageAckedData(msgspec.Struct, kw_only=True):
+    """``data`` of message.acked."""
+
+    thread_id: int
+    message_id: int
+    user_id: int
+    at: str
+
+
+class TaskEventData(msgspec.Struct, kw_only=True):
+    """``data`` of task.updated."""
+
+    task: Task
+
+
 # The data shape of each event type; a type without one here is documented as a free-form map.
 EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "message.created": MessageEventData,
@@ -96,6 +125,10 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "typing": TypingEventData,
     "scheduled.updated": ScheduledEventData,
     "notification": NotificationEventData,
+    "thread.unread": ThreadUnreadData,
+    "thread.deleted": ThreadDeletedData,
+    "message.acked": MessageAckedData,
+    "task.updated": TaskEventData,
 }
 
 # Every request frame of the union, so an op added to ClientFrame is documented without an edit here.
