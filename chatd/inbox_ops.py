@@ -65,7 +65,8 @@ async def handle(services: Services, account: Account, frame: InboxFrame) -> dic
             )
             return {"task": task}
         case TaskUpdate():
-            return {"task": await tasks.update(account, task_id=frame.task_id, changes=set_fields(frame))}
+            changes = set_fields(frame, "task_id")
+            return {"task": await tasks.update(account, task_id=frame.task_id, changes=changes)}
         case Tasks():
             found, cursor = await tasks.list_tasks(
                 account,
@@ -94,12 +95,14 @@ async def handle(services: Services, account: Account, frame: InboxFrame) -> dic
     raise errors.BadRequest("unhandled op")
 
 
-def set_fields(frame: msgspec.Struct) -> dict[str, Any]:
-    """The fields a partial update names (left UNSET otherwise), without the request id."""
+def set_fields(frame: msgspec.Struct, *target: str) -> dict[str, Any]:
+    """The fields a partial update names (left UNSET otherwise), without the request id and the
+    fields naming its target."""
+    skipped = {"id", *target}
     return {
         name: getattr(frame, name)
         for name in frame.__struct_fields__
-        if name != "id" and getattr(frame, name) is not msgspec.UNSET
+        if name not in skipped and getattr(frame, name) is not msgspec.UNSET
     }
 
 
