@@ -134,7 +134,11 @@ async def test_follow_up_comes_back_marked_when_the_clock_moves(tmp_path: Path) 
             clock.advance(timedelta(days=2, minutes=1).total_seconds())
             back = await staff.event("thread.updated", timeout=10, thread__id=thread, thread__follow_up_due=True)
             assert back["data"]["thread"]["follow_up_at"] is None
-            await staff2.event("follow_up.due", timeout=5, thread_id=thread)  # the assignee is reminded
+            # The assignee was told of the assignment, and is reminded when the date comes.
+            assigned = await staff2.event("notification", timeout=5, notification__kind="assignment")
+            assert assigned["data"]["notification"]["thread_id"] == thread
+            reminded = await staff2.event("notification", timeout=5, notification__kind="follow_up")
+            assert reminded["data"]["notification"]["thread_id"] == thread
             assert thread in [t["id"] for t in (await staff.ok("threads", folder="inbox"))["threads"]]
             # Clearing the follow-up removes the mark.
             await staff.ok("threads.act", thread_ids=[thread], action={"type": "follow_up", "at": None})
@@ -165,7 +169,8 @@ async def test_urgent_messages_ask_again_until_acknowledged(tmp_path: Path) -> N
                 "code"
             ] == "bad_request"
             clock.advance(6 * 60)  # past the default 5 minutes
-            await client.event("message.ack_reminder", timeout=10, message_id=message_id)
+            reminder = await client.event("notification", timeout=10, notification__kind="reminder")
+            assert reminder["data"]["notification"]["message_id"] == message_id
             acked = await client.ok("message.ack", message_id=message_id)
             assert [a["user_id"] for a in acked["acks"]] == [cast.client.id]
             seen = await staff.event("message.acked", message_id=message_id)
@@ -174,7 +179,7 @@ async def test_urgent_messages_ask_again_until_acknowledged(tmp_path: Path) -> N
             # Everyone asked has acknowledged: no more reminders.
             client.events.clear()
             clock.advance(30 * 60)
-            assert [e for e in await client.quiet(1.0) if e["type"] == "message.ack_reminder"] == []
+            assert [e for e in await client.quiet(1.0) if e["type"] == "notification"] == []
             async with httpx.AsyncClient(base_url=process.base_url) as http:
                 answer = await http.get(
                     f"/api/messages/{message_id}/acks", headers={"Authorization": f"Bearer {cast.token(cast.staff)}"}

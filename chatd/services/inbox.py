@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors
 from chatd.broker import Broker
-from chatd.bus import Audience, BusEvent
+from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import events as rendering
 from chatd.services.conversations import Conversations
+from chatd.services.notifications import AfterCommit, Notifications
 from protocol import actions
-from protocol.values import Message, MessageKind, Role, Source, Thread, ThreadState, format_time
+from protocol.values import Message, MessageKind, NotificationKind, Role, Source, Thread, ThreadState, format_time
 from storage import Database
 from storage import NotFound as StorageNotFound
 from storage import directory as directory_store
@@ -36,11 +37,14 @@ Result = dict[str, Any]
 
 
 class Inbox:
-    def __init__(self, db: Database, broker: Broker, clock: Clock, conversations: Conversations) -> None:
+    def __init__(
+        self, db: Database, broker: Broker, clock: Clock, conversations: Conversations, notifications: Notifications
+    ) -> None:
         self._db = db
         self._broker = broker
         self._clock = clock
         self._conversations = conversations
+        self._notifications = notifications
 
     # -- folders and actions --
 
@@ -59,6 +63,7 @@ class Inbox:
         now = self._clock.now()
         wanted = list(dict.fromkeys(thread_ids))
         published: list[BusEvent] = []
+        after_commit: list[AfterCommit] = []
         async with self._db.write() as conn:
             await self._check_action(conn, account, action, now)
             facts = {f.id: f for f in await self._visible(conn, account, wanted)}
@@ -74,8 +79,23 @@ class Inbox:
                 results[thread_id] = {"thread_id": thread_id, "ok": True}
                 changed.append(found)
             published = await self._apply(conn, account, action, changed, now)
+            assignee = action.user_id if isinstance(action, actions.Assign) else None
+            if assignee is not None and assignee != account.user.id:
+                for assigned in changed:
+                    after_commit.append(
+                        await self._notifications.notify(
+                            conn,
+                            user_id=assignee,
+                            kind=NotificationKind.ASSIGNMENT,
+                            thread_id=assigned.id,
+                            message_id=None,
+                            summary=f"{account.user.name} assigned a conversation to you",
+                        )
+                    )
         for event in published:
             self._broker.publish(event)
+        for callback in after_commit:
+            callback()
         return [results[t] for t in wanted]
 
     async def _check_action(
@@ -229,20 +249,28 @@ class Inbox:
     async def renotify_due(self) -> int:
         """Ask again everyone who has not acknowledged a due urgent message; one claim per message."""
         now = self._clock.now()
-        events: list[BusEvent] = []
+        after_commit: list[AfterCommit] = []
         async with self._db.write() as conn:
             for message in await message_store.claim_due_renotifications(conn, now):
                 facts = (await thread_store.facts_by_ids(conn, [message.value.thread_id])).get(message.value.thread_id)
-                if facts is None:
-                    continue
-                missing = await self._unacknowledged(conn, facts, message.value)
+                missing = await self._unacknowledged(conn, facts, message.value) if facts is not None else []
                 if not missing:
                     await message_store.stop_renotifying(conn, message.value.id)
                     continue
-                events.append(_reminder(facts, message.value, missing))
-        for event in events:
-            self._broker.publish(event)
-        return len(events)
+                for user_id in missing:
+                    after_commit.append(
+                        await self._notifications.notify(
+                            conn,
+                            user_id=user_id,
+                            kind=NotificationKind.REMINDER,
+                            thread_id=message.value.thread_id,
+                            message_id=message.value.id,
+                            summary="An urgent message is waiting for your acknowledgement",
+                        )
+                    )
+        for callback in after_commit:
+            callback()
+        return len(after_commit)
 
     # -- follow-ups --
 
@@ -250,15 +278,27 @@ class Inbox:
         """Bring back the threads whose follow-up date came, marked, and remind their assignee."""
         now = self._clock.now()
         events: list[BusEvent] = []
+        after_commit: list[AfterCommit] = []
         async with self._db.write() as conn:
             due = await inbox_store.claim_due_follow_ups(conn, now)
             facts = await thread_store.facts_by_ids(conn, [d.thread_id for d in due])
             for item in due:
                 events.append(await self._conversations.thread_updated(conn, item.firm_id, facts[item.thread_id], now))
                 if item.assignee_id is not None:
-                    events.append(_follow_up_reminder(item.firm_id, item.assignee_id, item.thread_id))
+                    after_commit.append(
+                        await self._notifications.notify(
+                            conn,
+                            user_id=item.assignee_id,
+                            kind=NotificationKind.FOLLOW_UP,
+                            thread_id=item.thread_id,
+                            message_id=None,
+                            summary="A conversation's follow-up date has come",
+                        )
+                    )
         for event in events:
             self._broker.publish(event)
+        for callback in after_commit:
+            callback()
         if due:
             logger.info("%d follow-ups came due", len(due))
         return len(due)
@@ -350,22 +390,3 @@ def _state_values(action: actions.Action) -> dict[str, Any]:
         case actions.Urgent(on=on):
             return {"urgent": on}
     raise AssertionError(f"no columns for {action!r}")
-
-
-def _reminder(facts: ThreadFacts, message: Message, user_ids: list[int]) -> BusEvent:
-    """An ephemeral nudge to the users who have not acknowledged an urgent message."""
-    return BusEvent(
-        type="message.ack_reminder",
-        event_id=None,
-        audience=Audience(firm_id=facts.firm_id, all_staff=False, client_account_id=None, user_ids=tuple(user_ids)),
-        data={"thread_id": facts.id, "message_id": message.id},
-    )
-
-
-def _follow_up_reminder(firm_id: int, user_id: int, thread_id: int) -> BusEvent:
-    return BusEvent(
-        type="follow_up.due",
-        event_id=None,
-        audience=rendering.personal(firm_id, user_id),
-        data={"thread_id": thread_id},
-    )
