@@ -14,6 +14,7 @@ from protocol.frames import (
     FirmSettings,
     FirmSettingsUpdate,
     Folders,
+    InboxFrame,
     MessageAck,
     MessageAcks,
     Remarks,
@@ -27,23 +28,6 @@ from protocol.frames import (
 )
 from storage.directory import Account
 from storage.search import SearchQuery
-
-InboxFrame = (
-    ThreadGet
-    | Folders
-    | ThreadsAct
-    | MessageAck
-    | MessageAcks
-    | TaskCreate
-    | TaskUpdate
-    | Tasks
-    | TaskHistory
-    | ClientCard
-    | Remarks
-    | FirmSettings
-    | FirmSettingsUpdate
-    | Search
-)
 
 
 async def handle(services: Services, account: Account, frame: InboxFrame) -> dict[str, Any]:

@@ -250,6 +250,24 @@ ComposeFrame = (
     TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand | DraftSave | DraftList | MessageVersions
 )
 
+# The staff inbox's ops (chatd/inbox_ops.py answers them).
+InboxFrame = (
+    ThreadGet
+    | Folders
+    | ThreadsAct
+    | MessageAck
+    | MessageAcks
+    | TaskCreate
+    | TaskUpdate
+    | Tasks
+    | TaskHistory
+    | ClientCard
+    | Remarks
+    | FirmSettings
+    | FirmSettingsUpdate
+    | Search
+)
+
 ClientFrame = (
     Send
     | Edit
@@ -265,20 +283,7 @@ ClientFrame = (
     | ScheduledEdit
     | ScheduledCancel
     | ComposeFrame
-    | ThreadGet
-    | Folders
-    | ThreadsAct
-    | MessageAck
-    | MessageAcks
-    | TaskCreate
-    | TaskUpdate
-    | Tasks
-    | TaskHistory
-    | ClientCard
-    | Remarks
-    | FirmSettings
-    | FirmSettingsUpdate
-    | Search
+    | InboxFrame
 )
 
 OPS: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ClientFrame))
