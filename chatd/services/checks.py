@@ -1,4 +1,4 @@
-"""Checks several services share about the people a request names."""
+"""Checks several services share: the people a request names, the messages it points at, its cursors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors
 from protocol.values import Role
+from storage import NotFound as StorageNotFound
 from storage import directory as directory_store
+from storage import messages as message_store
 from storage.directory import Account
+from storage.messages import StoredMessage
 from storage.threads import ThreadFacts
 
 
@@ -24,3 +27,20 @@ async def check_named_user(conn: AsyncConnection, account: Account, facts: Threa
     elif account.user.role.is_client and user_id not in facts.member_ids:
         raise errors.NotFound(f"user {user_id} not found")
     return role
+
+
+async def visible_message(conn: AsyncConnection, account: Account, message_id: int) -> StoredMessage:
+    """A message the caller may see, or not_found (whether it is missing or hidden)."""
+    try:
+        return await message_store.visible_message(conn, account.viewer, message_id)
+    except StorageNotFound:
+        raise errors.NotFound(f"message {message_id} not found") from None
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    """An id cursor this server gave (None or empty for the first page), or bad_request."""
+    if not cursor:
+        return None
+    if not cursor.isdigit():
+        raise errors.BadRequest("cursor is not one this server gave")
+    return int(cursor)

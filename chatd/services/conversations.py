@@ -18,7 +18,7 @@ from chatd.config import Settings
 from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
-from chatd.services.checks import check_named_user
+from chatd.services.checks import check_named_user, parse_cursor, visible_message
 from chatd.services.tasks import Tasks
 from chatd.throttles import Throttles
 from protocol.frames import Send as SendFrame
@@ -253,7 +253,7 @@ class Conversations:
     async def read(self, account: Account, *, thread_id: int, message_id: int) -> None:
         now = self._clock.now()
         async with self._db.write() as conn:
-            message = await self._visible_message(conn, account, message_id)
+            message = await visible_message(conn, account, message_id)
             if message.value.thread_id != thread_id:
                 raise errors.NotFound(f"message {message_id} not found in thread {thread_id}")
             event = await self.record_read(conn, account, thread_id, message_id, now)
@@ -269,7 +269,7 @@ class Conversations:
         previous = await thread_store.mark_read(conn, thread_id, user.id, message_id, now)
         if previous is None:
             return None
-        message = await self._visible_message(conn, account, message_id)
+        message = await visible_message(conn, account, message_id)
         client_ref = (
             message_id
             if message.value.kind is MessageKind.MESSAGE and message.value.private_to is None
@@ -339,7 +339,7 @@ class Conversations:
         label: str | None = None,
         client_account_id: int | None = None,
     ) -> Page:
-        before = _parse_cursor(cursor) if cursor else None
+        before = parse_cursor(cursor)
         if account.user.role.is_client and (folder is not Folder.ALL or source or label):
             raise errors.BadRequest("folders, sources and labels are the staff inbox's")
         async with self._db.read() as conn:
@@ -536,7 +536,7 @@ class Conversations:
         user = account.user
         now = self._clock.now()
         async with self._db.write() as conn:
-            message = await self._visible_message(conn, account, message_id)
+            message = await visible_message(conn, account, message_id)
             moderator = body is None and user.role in (Role.OWNER, Role.MANAGER)
             if message.value.author_id != user.id and not moderator:
                 raise errors.NotFound(f"message {message_id} not found among yours")
@@ -569,12 +569,6 @@ class Conversations:
         except StorageNotFound:
             raise errors.NotFound(f"thread {thread_id} not found") from None
 
-    async def _visible_message(self, conn: AsyncConnection, account: Account, message_id: int) -> StoredMessage:
-        try:
-            return await message_store.visible_message(conn, account.viewer, message_id)
-        except StorageNotFound:
-            raise errors.NotFound(f"message {message_id} not found") from None
-
     def _as_seen_by(self, account: Account, message: StoredMessage) -> Message:
         return message.for_author() if message.value.author_id == account.user.id else message.value
 
@@ -595,9 +589,3 @@ def _event_visibility(message: Message) -> dict[str, Any]:
         "private_from": message.author_id if message.private_to or message.kind is MessageKind.REMARK else None,
         "managers_only": message.kind is MessageKind.REMARK,
     }
-
-
-def _parse_cursor(cursor: str) -> int:
-    if not cursor.isdigit():
-        raise errors.BadRequest("cursor is not one this server gave")
-    return int(cursor)

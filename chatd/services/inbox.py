@@ -15,12 +15,12 @@ from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import events as rendering
+from chatd.services.checks import parse_cursor, visible_message
 from chatd.services.conversations import Conversations
 from chatd.services.notifications import AfterCommit, Notifications
 from protocol import actions
 from protocol.values import Message, MessageKind, NotificationKind, Role, Source, Thread, ThreadState, format_time
 from storage import Database
-from storage import NotFound as StorageNotFound
 from storage import directory as directory_store
 from storage import events as event_store
 from storage import folders as folder_store
@@ -200,7 +200,7 @@ class Inbox:
     async def acknowledge(self, account: Account, *, message_id: int) -> dict[str, Any]:
         now = self._clock.now()
         async with self._db.write() as conn:
-            message = await self._visible_message(conn, account, message_id)
+            message = await visible_message(conn, account, message_id)
             if not message.value.ack_requested:
                 raise errors.BadRequest(f"message {message_id} does not ask for acknowledgement")
             if message.value.author_id == account.user.id:
@@ -230,7 +230,7 @@ class Inbox:
 
     async def acks(self, account: Account, *, message_id: int) -> list[dict[str, object]]:
         async with self._db.read() as conn:
-            await self._visible_message(conn, account, message_id)
+            await visible_message(conn, account, message_id)
             return await message_store.acks_of(conn, message_id)
 
     async def _unacknowledged(self, conn: AsyncConnection, facts: ThreadFacts, message: Message) -> list[int]:
@@ -319,9 +319,7 @@ class Inbox:
     async def remarks(self, account: Account, *, cursor: str | None, limit: int) -> tuple[list[Message], str | None]:
         if not account.viewer.sees_remarks:
             raise errors.Forbidden("client remarks are for owners and managers")
-        before = int(cursor) if cursor and cursor.isdigit() else None
-        if cursor and before is None:
-            raise errors.BadRequest("cursor is not one this server gave")
+        before = parse_cursor(cursor)
         async with self._db.read() as conn:
             found = await message_store.remarks(conn, account.viewer, before=before, limit=limit + 1)
         page = [m.value for m in found[:limit]]
@@ -337,14 +335,6 @@ class Inbox:
         async with self._db.write() as conn:
             await directory_store.update_firm_settings(conn, account.user.firm_id, changes)
             return asdict(await directory_store.firm_settings(conn, account.user.firm_id))
-
-    async def _visible_message(
-        self, conn: AsyncConnection, account: Account, message_id: int
-    ) -> message_store.StoredMessage:
-        try:
-            return await message_store.visible_message(conn, account.viewer, message_id)
-        except StorageNotFound:
-            raise errors.NotFound(f"message {message_id} not found") from None
 
 
 def _check_staff(account: Account) -> None:

@@ -12,13 +12,12 @@ from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import events as rendering
-from chatd.services.checks import check_named_user
+from chatd.services.checks import check_named_user, parse_cursor, visible_message
 from protocol.values import MessageKind
 from protocol.values import Task as TaskValue
 from storage import Database
 from storage import NotFound as StorageNotFound
 from storage import events as event_store
-from storage import messages as message_store
 from storage import tasks as task_store
 from storage import threads as thread_store
 from storage.directory import Account
@@ -37,7 +36,7 @@ class Tasks:
         self._check_staff(account)
         now = self._clock.now()
         async with self._db.write() as conn:
-            message = await self._visible_message(conn, account, message_id)
+            message = await visible_message(conn, account, message_id)
             facts = await thread_store.visible_thread_facts(conn, account.viewer, message.value.thread_id)
             if await task_store.task_of_message(conn, message_id) is not None:
                 raise errors.Conflict(f"message {message_id} is already a task")
@@ -78,7 +77,7 @@ class Tasks:
             task = await self._visible_task(conn, account, task_id)
             if account.user.role.is_client and (task.assignee_id != account.user.id or set(changes) - {"done"}):
                 raise errors.Forbidden("clients may only mark their own tasks done or not done")
-            message = await self._visible_message(conn, account, task.message_id)
+            message = await visible_message(conn, account, task.message_id)
             facts = await thread_store.visible_thread_facts(conn, account.viewer, task.thread_id)
             if "assignee_id" in changes:
                 await check_named_user(conn, account, facts, changes["assignee_id"])
@@ -97,7 +96,7 @@ class Tasks:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[TaskValue], str | None]:
-        after = _parse_cursor(cursor)
+        after = parse_cursor(cursor)
         if assignee_id is None and thread_id is None:
             assignee_id = account.user.id
         async with self._db.read() as conn:
@@ -145,17 +144,3 @@ class Tasks:
             return await task_store.visible_task(conn, account.viewer, task_id)
         except StorageNotFound:
             raise errors.NotFound(f"task {task_id} not found") from None
-
-    async def _visible_message(self, conn: AsyncConnection, account: Account, message_id: int) -> StoredMessage:
-        try:
-            return await message_store.visible_message(conn, account.viewer, message_id)
-        except StorageNotFound:
-            raise errors.NotFound(f"message {message_id} not found") from None
-
-
-def _parse_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise errors.BadRequest("cursor is not one this server gave")
-    return int(cursor)
