@@ -67,8 +67,9 @@ async def test_a_scheduled_message_is_sent_once_when_due(cast: Cast, connect: Co
     # Clients learn nothing of it until it is sent.
     assert (await client.call("scheduled.list"))["code"] == "bad_request"
     clock.advance(3600)  # one hour: not yet
-    assert await client.quiet(0.5) == []
-    assert client.events[mark:] == []
+    # (The client's notification of the opening message may arrive any time: it is not about this.)
+    await client.quiet(0.5)
+    assert [e for e in client.events[mark:] if e["type"] != "notification"] == []
     clock.advance(3700)
     created = await client.event("message.created", message__body="Reminder: papers", timeout=10)
     assert created["data"]["message"]["thread_id"] == thread_id
