@@ -17,7 +17,19 @@ from starlette.routing import Mount, WebSocketRoute
 
 from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
-from chatd.api import bots, health, inbox, lookups, protocol_spec, scheduled, session, threads, tokens, webhooks
+from chatd.api import (
+    bots,
+    health,
+    inbox,
+    lookups,
+    protocol_spec,
+    scheduled,
+    session,
+    threads,
+    tokens,
+    users,
+    webhooks,
+)
 from chatd.api import notifications as notifications_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
@@ -43,6 +55,7 @@ from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
 from chatd.services.tasks import Tasks
+from chatd.services.team import Team
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import LocalThrottles, RedisThrottles, Throttles
@@ -106,6 +119,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         db=db,
         auth=Auth(db, settings, clock, passwords),
         directory=directory,
+        team=Team(db, directory),
         conversations=conversations,
         attachments=attachments,
         templates=Templates(db, clock, settings),
@@ -167,6 +181,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *threads.routes,
         *inbox.routes,
         *tokens.routes,
+        *users.routes,
         *attachments_api.routes,
         *templates_api.routes,
         *bots.routes,

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
+from chatd import errors
 from chatd.clock import Clock
 from chatd.config import Settings
 from storage import Database
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "chatd_session"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 TOKEN_PREFIX = "chatd_"  # noqa: S105 (a recognisable prefix, not a secret)
+MIN_PASSWORD_CHARS = 8
 
 
 def digest(secret: str) -> str:
@@ -70,15 +72,35 @@ class Auth:
         stored_hash = account.password_hash if account else None
         if not await self._passwords.verify(stored_hash, password) or account is None or not account.active:
             return None
+        if stored_hash and self._passwords.needs_rehash(stored_hash):
+            new_hash = await self._passwords.hash(password)
+            async with self._db.write() as conn:
+                await store.set_password_hash(conn, account.user.id, new_hash)
+        return account, await self._open_login(account.user.id)
+
+    async def change_password(self, account: Account, current: str, new: str) -> str | None:
+        """Set a new password if ``current`` is right: every login session ends (other browsers
+        must log in again) and a new one is opened for the caller; returns its cookie value."""
+        async with self._db.read() as conn:
+            stored = await store.get_account(conn, account.user.id)
+        if stored.password_hash is None or not await self._passwords.verify(stored.password_hash, current):
+            return None
+        if len(new) < MIN_PASSWORD_CHARS:
+            raise errors.BadRequest(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+        new_hash = await self._passwords.hash(new)
+        async with self._db.write() as conn:
+            await store.set_password_hash(conn, account.user.id, new_hash)
+            await store.delete_login_sessions(conn, account.user.id)
+        return await self._open_login(account.user.id)
+
+    async def _open_login(self, user_id: int) -> str:
         secret = secrets.token_urlsafe(32)
         now = self._clock.now()
         async with self._db.write() as conn:
-            if stored_hash and self._passwords.needs_rehash(stored_hash):
-                await store.set_password_hash(conn, account.user.id, await self._passwords.hash(password))
             await store.create_login_session(
-                conn, account.user.id, digest(secret), now, now + timedelta(days=self._settings.session_days)
+                conn, user_id, digest(secret), now, now + timedelta(days=self._settings.session_days)
             )
-        return account, self._signer.dumps(secret)
+        return self._signer.dumps(secret)
 
     async def logout(self, cookie: str) -> None:
         secret = self._unsign(cookie)

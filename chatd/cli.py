@@ -97,7 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--expires-days", type=int, help="the token stops working after this many days")
     revoke = command("revoke-token", _revoke_token, "revoke an API token")
     revoke.add_argument("--id", type=int, required=True)
-    for cmd in (firm, user, token, revoke):
+    deactivate = command(
+        "deactivate-user", _deactivate_user, "deactivate a user: logins, tokens and open sockets stop working"
+    )
+    deactivate.add_argument("--user", type=int, required=True)
+    deactivate.add_argument("--reactivate", action="store_true", help="let the user back in (log in again)")
+    for cmd in (firm, user, token, revoke, deactivate):
         cmd.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -181,6 +186,14 @@ def _create_token(args: argparse.Namespace, settings: Settings) -> int:
 def _revoke_token(args: argparse.Namespace, settings: Settings) -> int:
     user_id = _with_services(settings, lambda s: s.directory.revoke_token(args.id))
     _print(args, {"id": args.id, "user_id": user_id, "revoked": True}, f"revoked token {args.id}")
+    return 0
+
+
+def _deactivate_user(args: argparse.Namespace, settings: Settings) -> int:
+    active = bool(args.reactivate)
+    _with_services(settings, lambda s: s.team.set_active(args.user, active))
+    state = "reactivated" if active else "deactivated"
+    _print(args, {"id": args.user, "active": active}, f"{state} user {args.user}")
     return 0
 
 

@@ -333,3 +333,43 @@ async def find_client_account_ids(conn: AsyncConnection, firm_id: int, name: str
         condition = or_(condition, ClientAccount.id == int(name))
     rows = await conn.execute(select(ClientAccount.id).where(ClientAccount.firm_id == firm_id, condition))
     return [row.id for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A person of the firm as its owners manage them (bots are managed apart, storage.bots)."""
+
+    user: UserValue
+    active: bool
+    created_at: datetime
+
+
+async def firm_members(conn: AsyncConnection, firm_id: int, user_id: int | None = None) -> list[Member]:
+    """The firm's people (only ``user_id``, when given)."""
+    query = (
+        select(*_ACCOUNT_COLUMNS, User.created_at)
+        .join(Firm, Firm.id == User.firm_id)
+        .where(User.firm_id == firm_id, User.role != Role.BOT.value)
+        .order_by(User.id)
+    )
+    if user_id is not None:
+        query = query.where(User.id == user_id)
+    rows = await conn.execute(query)
+    return [Member(user=_account(row).user, active=bool(row.active), created_at=row.created_at) for row in rows]
+
+
+async def update_member(
+    conn: AsyncConnection, user_id: int, *, role: Role | None = None, active: bool | None = None
+) -> None:
+    values: dict[str, object] = {}
+    if role is not None:
+        values["role"] = role.value
+    if active is not None:
+        values["active"] = active
+    if values:
+        await conn.execute(update(User).where(User.id == user_id).values(**values))
+
+
+async def delete_login_sessions(conn: AsyncConnection, user_id: int) -> None:
+    """End every login session of the user (a password change, a deactivation)."""
+    await conn.execute(delete(LoginSession).where(LoginSession.user_id == user_id))

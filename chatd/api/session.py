@@ -19,6 +19,11 @@ class Login(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=1024)]
+    new_password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
 async def login(request: Request) -> Response:
     svc = services(request)
     credentials = await body(request, Login)
@@ -27,16 +32,32 @@ async def login(request: Request) -> Response:
         raise errors.Unauthorized("wrong email or password")
     caller, cookie = done
     response = json({"user": caller.user})
+    _set_cookie(request, response, cookie)
+    return response
+
+
+async def change_password(request: Request) -> Response:
+    """Every login session of the caller ends; the caller gets a new one (a fresh cookie)."""
+    caller, change = await account(request), await body(request, PasswordChange)
+    cookie = await services(request).auth.change_password(caller, change.current_password, change.new_password)
+    if cookie is None:
+        raise errors.Forbidden("the current password is wrong")
+    response = Response(status_code=204)
+    _set_cookie(request, response, cookie)
+    return response
+
+
+def _set_cookie(request: Request, response: Response, cookie: str) -> None:
+    settings = services(request).settings
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
-        max_age=svc.settings.session_days * 86400,
+        max_age=settings.session_days * 86400,
         httponly=True,
         samesite="lax",
-        secure=svc.settings.cookie_secure or request.url.scheme == "https",
+        secure=settings.cookie_secure or request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 async def logout(request: Request) -> Response:
@@ -57,4 +78,5 @@ routes = [
     Route("/api/login", login, methods=["POST"]),
     Route("/api/logout", logout, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
+    Route("/api/me/password", change_password, methods=["POST"]),
 ]

@@ -22,6 +22,7 @@ from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
 from chatd.services.tasks import Tasks
+from chatd.services.team import Team
 from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import Throttles
@@ -37,6 +38,7 @@ class Services:
     db: Database
     auth: Auth
     directory: Directory
+    team: Team
     conversations: Conversations
     tasks: Tasks
     inbox: Inbox

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from chatd import errors
-from chatd.auth import Passwords, digest, new_api_token
+from chatd.auth import MIN_PASSWORD_CHARS, Passwords, digest, new_api_token
 from chatd.clock import Clock
 from protocol.values import BotScope, Role, User
 from storage import Database, Duplicate
@@ -49,8 +49,8 @@ class Directory:
             raise errors.BadRequest(f"{email!r} is not an email address")
         if not name.strip():
             raise errors.BadRequest("a user needs a name")
-        if password is not None and len(password) < 8:
-            raise errors.BadRequest("a password needs at least 8 characters")
+        if password is not None and len(password) < MIN_PASSWORD_CHARS:
+            raise errors.BadRequest(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
         if client_account_id is not None and role is not Role.CLIENT:
             raise errors.BadRequest("only clients belong to a client account")
         if role is not Role.BOT and (bot_scope is not None or read_only):
@@ -84,8 +84,8 @@ class Directory:
                 raise errors.Conflict(f"a user with email {email} exists") from None
 
     async def set_password(self, user_id: int, password: str) -> None:
-        if len(password) < 8:
-            raise errors.BadRequest("a password needs at least 8 characters")
+        if len(password) < MIN_PASSWORD_CHARS:
+            raise errors.BadRequest(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
         password_hash = await self._passwords.hash(password)
         async with self._db.write() as conn:
             await store.set_password_hash(conn, user_id, password_hash)
