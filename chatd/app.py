@@ -30,6 +30,7 @@ from chatd.api import (
     users,
     webhooks,
 )
+from chatd.api import generated_emails as generated_emails_api
 from chatd.api import notifications as notifications_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
@@ -41,6 +42,7 @@ from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.logcontext import RequestIdMiddleware
 from chatd.services import events as rendering
+from chatd.services import generated_emails as generated_emails_module
 from chatd.services import notifications as notifications_module
 from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
@@ -50,6 +52,7 @@ from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
 from chatd.services.edit_history import EditHistory
+from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
@@ -109,6 +112,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(notifications_module.EMAIL_KIND, notifications.deliver_email)
     if notifications.sms_enabled:
         jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
+    templates = Templates(db, clock, settings)
+    generated_emails = GeneratedEmails(db, clock, conversations, templates)
+    jobs.due.on(generated_emails_module.DUE_KIND, generated_emails.run_daily)
     webhook_service = Webhooks(db, clock, settings, bot_service)
     jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
     jobs.every("follow-ups", settings.scheduler_tick_s, inbox_service.follow_ups_due)
@@ -122,7 +128,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         team=Team(db, directory),
         conversations=conversations,
         attachments=attachments,
-        templates=Templates(db, clock, settings),
+        templates=templates,
         drafts=Drafts(db, clock, settings),
         edit_history=EditHistory(db, clock),
         tasks=tasks,
@@ -136,6 +142,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         scheduler=jobs,
         scheduled_sends=scheduled_sends,
         notifications=notifications,
+        generated_emails=generated_emails,
     )
 
 
@@ -190,6 +197,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *lookups.routes,
         *scheduled.routes,
         *notifications_api.routes,
+        *generated_emails_api.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))

@@ -16,7 +16,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from chatd import errors
 
-VARIABLES = frozenset({"client", "firm", "staff", "today", "now", "fields"})
+# ``event`` is the client event a generated email is about (chatd/services/generated_emails.py).
+VARIABLES = frozenset({"client", "firm", "staff", "today", "now", "fields", "event"})
 MAX_OUTPUT_CHARS = 100_000
 
 _unknown: contextvars.ContextVar[list[str]] = contextvars.ContextVar("template_unknown")

@@ -145,6 +145,8 @@ class Source(enum.StrEnum):
     SMS = "sms"
     API = "api"
     BULK = "bulk"
+    # Written by a rule of generated emails (retro-planning) and sent by staff.
+    AUTOMATIC = "automatic"
 
 
 class Task(msgspec.Struct, kw_only=True):

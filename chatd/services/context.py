@@ -17,6 +17,7 @@ from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
 from chatd.services.edit_history import EditHistory
+from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
@@ -57,6 +58,7 @@ class Services:
     scheduler: Scheduler
     scheduled_sends: ScheduledSends
     notifications: Notifications
+    generated_emails: GeneratedEmails
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""

@@ -1,0 +1,280 @@
+"""Generated emails (retro-planning): client events by HTTP and CSV, rules checked against their
+template, the daily job making drafts once in the firm's time zone, staff sending them (one edited,
+or all of a rule), and drafts dropped when not sent in time. Time moves with the offset clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from chatd.services.context import Services
+from protocol.values import Role, User
+from tests.conftest import Cast, make_cast
+from tests.support import ChatdProcess, seeder
+from tests.timing import TestClock
+
+ZONE = "Europe/Paris"
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
+    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock) -> Iterator[ChatdProcess]:
+    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=clock.env)
+    process.start()
+    yield process
+    process.stop()
+    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
+    assert problems == [], problems
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def services(server: ChatdProcess) -> AsyncIterator[Services]:
+    async with seeder(server.data_dir, server.env) as found:
+        yield found
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cast(services: Services) -> Cast:
+    return await make_cast(services)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def manager(cast: Cast) -> tuple[User, str]:
+    user = await cast.firm.user(Role.MANAGER)
+    return user, await cast.firm.token(user)
+
+
+def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def today(clock: TestClock) -> date:
+    return clock.now().astimezone(ZoneInfo(ZONE)).date()
+
+
+async def pending_of(http: httpx.AsyncClient, rule_id: int, count: int) -> list[dict[str, Any]]:
+    """The rule's pending drafts, once the daily job has made ``count`` of them."""
+    for _ in range(100):
+        rules = (await http.get("/api/automatic-emails/rules")).json()["rules"]
+        if next(r for r in rules if r["id"] == rule_id)["pending"] == count:
+            answer = await http.get("/api/automatic-emails/drafts", params={"rule_id": rule_id})
+            drafts: list[dict[str, Any]] = answer.json()["drafts"]
+            assert len(drafts) == count
+            return drafts
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the rule never had {count} pending drafts: {rules}")
+
+
+async def template(http: httpx.AsyncClient, body: str, subject: str = "Your stay") -> int:
+    answer = await http.post(
+        "/api/templates", json={"name": f"t-{body[:20]}", "subject": subject, "body": body, "scope": "firm"}
+    )
+    assert answer.status_code in (200, 201), answer.text
+    found: int = answer.json()["template"]["id"]
+    return found
+
+
+async def test_csv_import_reports_bad_rows_and_records_the_good_ones(
+    server: ChatdProcess, cast: Cast, manager: tuple[User, str], services: Services
+) -> None:
+    _user, token = manager
+    other_firm = await make_cast(services)
+    account = cast.client.client_account_id
+    csv_text = (
+        "client;client_id;kind;date;reference\n"
+        f"{cast.client.name};;arrival;2026-07-14;B-1\n"
+        f";{cast.other_client.client_account_id};departure;21/07/2026;B-2\n"
+        f"{cast.client.name};;arrival;31/02/2026;B-3\n"
+        "Nobody at all;;arrival;2026-07-14;B-4\n"
+        f";{other_firm.client.client_account_id};arrival;2026-07-14;B-5\n"
+        f"{cast.client.name};;wedding;2026-07-14;B-6\n"
+        "\n"
+        f"{cast.client.name.upper()};;balance_due;2026-06-30;B-1\n"
+    )
+    async with api(server, token) as http:
+        answer = await http.post(
+            "/api/client-events/import", files={"file": ("events.csv", csv_text.encode(), "text/csv")}
+        )
+        assert answer.status_code == 200, answer.text
+        report = answer.json()["report"]
+        assert (report["rows"], report["imported"], report["already_recorded"]) == (7, 3, 0)
+        problems = {p["row"]: p["error"] for p in report["problems"]}
+        assert set(problems) == {4, 5, 6, 7}
+        assert "not a date" in problems[4]
+        assert "unknown client 'Nobody at all'" in problems[5]
+        assert "unknown client" in problems[6]  # another firm's client is unknown here
+        assert "unknown event kind 'wedding'" in problems[7]
+
+        events = (await http.get("/api/client-events", params={"client_account_id": account})).json()["events"]
+        assert sorted((e["kind"], e["date"], e["reference"]) for e in events) == [
+            ("arrival", "2026-07-14", "B-1"),
+            ("balance_due", "2026-06-30", "B-1"),
+        ]
+
+        # The same file again: nothing new; a kind the firm defines is then accepted, with progress lines.
+        defined = await http.post("/api/client-events/kinds", json={"name": "wedding", "label": "Wedding"})
+        assert defined.json()["kinds"]["wedding"] == "Wedding"
+        again = await http.post(
+            "/api/client-events/import",
+            content=csv_text.encode(),
+            headers={"Content-Type": "text/csv", "Accept": "application/x-ndjson"},
+        )
+        lines = [json.loads(line) for line in again.text.splitlines()]
+        assert "progress" in lines[0]
+        report = lines[-1]["report"]
+        assert (report["imported"], report["already_recorded"], len(report["problems"])) == (1, 3, 3)
+
+        bad = await http.post(
+            "/api/client-events/import", content=b"who;when\nx;y\n", headers={"Content-Type": "text/csv"}
+        )
+        assert bad.status_code == 400
+        assert "date, kind, client or client_id" in bad.json()["error"]["message"]
+
+    async with api(server, cast.token(cast.client)) as http:
+        hidden = await http.get("/api/client-events")
+        assert hidden.status_code == 404  # clients never see the firm's planning
+
+
+async def test_a_rule_whose_template_fails_is_refused_with_the_unknown_values_named(
+    server: ChatdProcess, cast: Cast, manager: tuple[User, str]
+) -> None:
+    _user, token = manager
+    async with api(server, token) as http:
+        broken = await template(http, "Your villa {{ client.fields.villa }} awaits, {{ client.name }}")
+        answer = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "Arrival", "event_kind": "arrival", "days": -7, "template_id": broken},
+        )
+        assert answer.status_code == 400
+        assert "unknown values: villa" in answer.json()["error"]["message"]
+        assert (await http.get("/api/automatic-emails/rules")).json()["rules"] == []
+
+        unknown_kind = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "Arrival", "event_kind": "moon_landing", "days": -7, "template_id": broken},
+        )
+        assert unknown_kind.status_code == 400
+        bad_zone = await http.patch("/api/automatic-emails/settings", json={"time_zone": "Mars/Olympus"})
+        assert bad_zone.status_code == 400
+        assert "does not exist" in bad_zone.json()["error"]["message"]
+
+    async with api(server, cast.token(cast.staff)) as http:
+        staff_rule = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "Arrival", "event_kind": "arrival", "days": -7, "template_id": broken},
+        )
+        assert staff_rule.status_code == 403  # staff send the drafts; owners and managers make rules
+
+
+async def test_drafts_are_made_once_sent_one_by_one_or_all_at_once_and_dropped_when_late(
+    server: ChatdProcess, cast: Cast, manager: tuple[User, str], clock: TestClock
+) -> None:
+    _user, token = manager
+    account = cast.client.client_account_id
+    other = cast.other_client.client_account_id
+    async with api(server, token) as http:
+        settings = await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE, "keep_days": 3})
+        assert settings.json()["settings"] == {"time_zone": ZONE, "run_hour": 6, "keep_days": 3}
+        body = "Hello {{ client.name }}, we expect you on {{ event.date }} (booking {{ event.reference }})."
+        template_id = await template(http, body, subject="Your arrival on {{ event.date }}")
+        arrival = (today(clock) + timedelta(days=7)).isoformat()
+        for client_id, reference in ((account, "A-1"), (other, "A-2"), (account, "A-3")):
+            recorded = await http.post(
+                "/api/client-events",
+                json={"client_account_id": client_id, "kind": "arrival", "date": arrival, "reference": reference},
+            )
+            assert recorded.status_code == 201, recorded.text
+        # Out of the window: in 30 days, and one 7 days ago (its email was due a week ago).
+        for days in (30, -7):
+            await http.post(
+                "/api/client-events",
+                json={
+                    "client_account_id": account,
+                    "kind": "arrival",
+                    "date": (today(clock) + timedelta(days=days)).isoformat(),
+                },
+            )
+        rule = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "A week before arrival", "event_kind": "arrival", "days": -7, "template_id": template_id},
+        )
+        assert rule.status_code == 201, rule.text
+        rule_id = rule.json()["rule"]["id"]
+        drafts = await pending_of(http, rule_id, 3)
+        first = next(d for d in drafts if d["event_id"] and "A-1" in d["body"])
+        assert first["subject"] == f"Your arrival on {arrival}"
+        assert first["body"] == f"Hello {cast.client.name}, we expect you on {arrival} (booking A-1)."
+        assert first["date"] == today(clock).isoformat()
+
+        # Running again (a new event armed the job) makes no second draft for the same rule and event.
+        await http.post(
+            "/api/client-events",
+            json={"client_account_id": account, "kind": "departure", "date": arrival},
+        )
+        await asyncio.sleep(1)
+        assert len(await pending_of(http, rule_id, 3)) == 3
+
+    # A staff member opens one, edits it and sends it: a new thread with the client.
+    async with api(server, cast.token(cast.staff)) as http:
+        sent = await http.post(
+            f"/api/automatic-emails/drafts/{first['id']}/send",
+            json={"body": first["body"] + "\n\nThe keys are at the front desk."},
+        )
+        assert sent.status_code == 200, sent.text
+        sent_draft = sent.json()["draft"]
+        assert sent_draft["state"] == "sent"
+        assert sent_draft["sent_by"] == cast.staff.id
+        again = await http.post(f"/api/automatic-emails/drafts/{first['id']}/send", json={})
+        assert again.status_code == 409
+        threads = (await http.get("/api/threads")).json()["threads"]
+        assert next(t for t in threads if t["id"] == sent_draft["thread_id"])["source"] == "automatic"
+
+    async with api(server, cast.token(cast.client)) as http:
+        threads = (await http.get("/api/threads")).json()["threads"]
+        thread = next(t for t in threads if t["id"] == sent_draft["thread_id"])
+        assert thread["subject"] == f"Your arrival on {arrival}"
+        messages = (await http.get(f"/api/threads/{thread['id']}/messages")).json()["messages"]
+        assert "The keys are at the front desk." in messages[0]["body"]
+
+    async with api(server, cast.token(cast.staff2)) as http:
+        everything = await http.post(f"/api/automatic-emails/rules/{rule_id}/send-all")
+        assert everything.status_code == 200, everything.text
+        assert len(everything.json()["sent"]) == 2
+        assert everything.json()["skipped"] == []
+        assert (await http.get("/api/automatic-emails/drafts", params={"rule_id": rule_id})).json()["drafts"] == []
+
+    async with api(server, cast.token(cast.other_client)) as http:
+        threads = (await http.get("/api/threads")).json()["threads"]
+        assert [t["subject"] for t in threads] == [f"Your arrival on {arrival}"]
+
+    # A later event makes a draft nobody sends: dropped (kept, marked) once keep_days have passed.
+    async with api(server, token) as http:
+        late = (today(clock) + timedelta(days=7)).isoformat()
+        await http.post(
+            "/api/client-events",
+            json={"client_account_id": other, "kind": "arrival", "date": late, "reference": "A-9"},
+        )
+        [waiting] = await pending_of(http, rule_id, 1)
+        clock.advance(3 * 86400 + 3600)
+        for _ in range(100):
+            dropped = (
+                await http.get("/api/automatic-emails/drafts", params={"rule_id": rule_id, "state": "dropped"})
+            ).json()["drafts"]
+            if dropped:
+                break
+            await asyncio.sleep(0.1)
+        assert [d["id"] for d in dropped] == [waiting["id"]]
+        refused = await http.post(f"/api/automatic-emails/drafts/{waiting['id']}/send", json={})
+        assert refused.status_code == 409
