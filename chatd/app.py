@@ -32,6 +32,7 @@ from chatd.api import (
 )
 from chatd.api import generated_emails as generated_emails_api
 from chatd.api import notifications as notifications_api
+from chatd.api import signatures as signatures_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
 from chatd.auth import Auth, Passwords
@@ -57,6 +58,7 @@ from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
+from chatd.services.signatures import Signatures
 from chatd.services.tasks import Tasks
 from chatd.services.team import Team
 from chatd.services.templates import Templates
@@ -98,7 +100,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         else LocalThrottles(settings.requests_per_second, TYPING_INTERVAL_S)
     )
     tasks = Tasks(db, broker, clock)
-    conversations = Conversations(db, broker, clock, settings, attachments, throttles, tasks)
+    signatures = Signatures(db, clock)
+    conversations = Conversations(db, broker, clock, settings, attachments, throttles, tasks, signatures)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
@@ -129,6 +132,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         conversations=conversations,
         attachments=attachments,
         templates=templates,
+        signatures=signatures,
         drafts=Drafts(db, clock, settings),
         edit_history=EditHistory(db, clock),
         tasks=tasks,
@@ -191,6 +195,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *users.routes,
         *attachments_api.routes,
         *templates_api.routes,
+        *signatures_api.routes,
         *bots.routes,
         *protocol_spec.routes,
         *webhooks.routes,

@@ -13,6 +13,7 @@ from protocol.frames import (
     MessageVersions,
     QuickReplyExpand,
     QuickReplyList,
+    SignatureGet,
     TemplateList,
     TemplatePreview,
 )
@@ -60,3 +61,5 @@ async def dispatch(services: Services, account: Account, frame: ComposeFrame) ->
             return {"versions": await services.edit_history.versions(account, frame.message_id)}
         case DraftList():
             return {"drafts": await services.drafts.list(account, thread_id=frame.thread_id)}
+        case SignatureGet():
+            return await services.signatures.mine(account)

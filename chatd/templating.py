@@ -41,7 +41,7 @@ _ENV = SandboxedEnvironment(
 )
 
 
-def check(source: str, what: str) -> None:
+def check(source: str, what: str, variables: frozenset[str] = VARIABLES) -> None:
     """Refuse a template that does not parse, reaches for internals, or names unknown variables."""
     try:
         tree = _ENV.parse(source)
@@ -54,18 +54,20 @@ def check(source: str, what: str) -> None:
     for node in tree.find_all(nodes.Filter):
         if node.name == "attr":
             raise errors.BadRequest(f"{what}: line {node.lineno}: the attr filter is not allowed in templates")
-    unknown = sorted(meta.find_undeclared_variables(tree) - VARIABLES)
+    unknown = sorted(meta.find_undeclared_variables(tree) - variables)
     if unknown:
-        raise errors.BadRequest(f"{what}: unknown variable {', '.join(unknown)}; use {', '.join(sorted(VARIABLES))}")
+        raise errors.BadRequest(f"{what}: unknown variable {', '.join(unknown)}; use {', '.join(sorted(variables))}")
 
 
 def _constant(node: nodes.Node | None) -> Any:
     return node.value if isinstance(node, nodes.Const) else None
 
 
-def render(source: str, context: dict[str, Any], what: str) -> tuple[str, list[str]]:
+def render(
+    source: str, context: dict[str, Any], what: str, variables: frozenset[str] = VARIABLES
+) -> tuple[str, list[str]]:
     """The rendered text and the names it used that the context does not have."""
-    check(source, what)
+    check(source, what, variables)
     found: list[str] = []
     token = _unknown.set(found)
     try:

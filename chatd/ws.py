@@ -40,6 +40,7 @@ from protocol.frames import (
     ScheduledEdit,
     ScheduledList,
     Send,
+    SignatureGet,
     TemplateList,
     TemplatePreview,
     ThreadCreate,
@@ -239,6 +240,7 @@ class Connection:
                     send_at=frame.send_at,
                     cancel_if_client_writes=frame.cancel_if_client_writes,
                     attachment_ids=frame.attachment_ids,
+                    signature=frame.signature,
                 )
                 return {"scheduled": scheduled}
             case Send():
@@ -288,6 +290,7 @@ class Connection:
                     participants=frame.participants,
                     attachment_ids=frame.attachment_ids,
                     source=self.source,
+                    signature=frame.signature,
                 )
                 return {"thread": thread, "message": message}
             case Resume():
@@ -300,6 +303,7 @@ class Connection:
                 | DraftSave()
                 | DraftList()
                 | MessageVersions()
+                | SignatureGet()
             ):
                 return await compose_ops.dispatch(self.services, account, frame)
             case Ping():

@@ -53,6 +53,8 @@ class Send(Request, tag="send"):
     cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     # "Reply and make a task".
     task: TaskSpec | None = None
+    # Staff messages get the sender's signature appended by the server; false leaves it out.
+    signature: bool = True
 
 
 class Edit(Request, tag="edit"):
@@ -183,6 +185,7 @@ class ThreadCreate(Request, tag="thread.create"):
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     attachment_ids: AttachmentIds = []
+    signature: bool = True
 
 
 class Resume(Request, tag="resume"):
@@ -246,8 +249,19 @@ class MessageVersions(Request, tag="message.versions"):
     message_id: PositiveId
 
 
+class SignatureGet(Request, tag="signature.get"):
+    """The caller's personal signature and the composed one the server appends (staff only)."""
+
+
 ComposeFrame = (
-    TemplateList | TemplatePreview | QuickReplyList | QuickReplyExpand | DraftSave | DraftList | MessageVersions
+    TemplateList
+    | TemplatePreview
+    | QuickReplyList
+    | QuickReplyExpand
+    | DraftSave
+    | DraftList
+    | MessageVersions
+    | SignatureGet
 )
 
 # The staff inbox's ops (chatd/inbox_ops.py answers them).

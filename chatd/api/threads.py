@@ -32,6 +32,7 @@ class NewThread(msgspec.Struct, forbid_unknown_fields=True):
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     attachment_ids: AttachmentIds = []
+    signature: bool = True
 
 
 class MessagePage(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,6 +53,7 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     private_to: PositiveId | None = None
     cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     task: TaskSpec | None = None
+    signature: bool = True
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,6 +90,7 @@ async def create_thread(request: Request) -> Response:
         attachment_ids=new.attachment_ids,
         # A bearer token is an integration's; the cookie is the web app's.
         source=Source.API if "authorization" in request.headers or caller.user.role is Role.BOT else Source.PORTAL,
+        signature=new.signature,
     )
     return json({"thread": thread, "message": message}, 201)
 
@@ -112,6 +115,7 @@ async def send_message(request: Request) -> Response:
             send_at=new.send_at,
             cancel_if_client_writes=new.cancel_if_client_writes,
             attachment_ids=new.attachment_ids,
+            signature=new.signature,
         )
         return json({"scheduled": scheduled}, 201)
     message = await services(request).conversations.send(
@@ -127,6 +131,7 @@ async def send_message(request: Request) -> Response:
             private_to=new.private_to,
             cc=tuple(new.cc),
             task=new.task,
+            signature=new.signature,
         ),
     )
     return json({"message": message}, 201)

@@ -22,6 +22,7 @@ from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
+from chatd.services.signatures import Signatures
 from chatd.services.tasks import Tasks
 from chatd.services.team import Team
 from chatd.services.templates import Templates
@@ -51,6 +52,7 @@ class Services:
     bots: Bots
     attachments: Attachments
     templates: Templates
+    signatures: Signatures
     drafts: Drafts
     edit_history: EditHistory
     webhooks: Webhooks

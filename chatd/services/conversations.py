@@ -19,6 +19,7 @@ from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
 from chatd.services.checks import check_named_user, parse_cursor, visible_message
+from chatd.services.signatures import Signatures
 from chatd.services.tasks import Tasks
 from chatd.throttles import Throttles
 from protocol.frames import Send as SendFrame
@@ -49,6 +50,8 @@ class SendOptions:
     private_to: int | None = None
     cc: tuple[int, ...] = ()
     task: TaskSpec | None = None
+    # Staff messages get the sender's signature appended (chatd/services/signatures.py).
+    signature: bool = True
 
 
 NO_OPTIONS = SendOptions()
@@ -61,6 +64,7 @@ def send_options(frame: SendFrame) -> SendOptions:
         private_to=frame.private_to,
         cc=tuple(frame.cc),
         task=frame.task,
+        signature=frame.signature,
     )
 
 
@@ -80,8 +84,10 @@ class Conversations:
         attachments: Attachments,
         throttles: Throttles,
         tasks: Tasks,
+        signatures: Signatures,
     ) -> None:
         self._db = db
+        self.signatures = signatures
         self._attachments = attachments
         self._tasks = tasks
         self._broker = broker
@@ -102,9 +108,12 @@ class Conversations:
         participants: list[int],
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
         source: Source = Source.PORTAL,
+        signature: bool = True,
     ) -> tuple[Thread, Message]:
         check_may_write(account)
-        rendered = self.render_body(body, with_files=bool(attachment_ids))
+        rendered = await self.compose(
+            account, body, MessageKind.MESSAGE, with_files=bool(attachment_ids), sign=signature
+        )
         user = account.user
         subject = subject.strip()
         if not subject:
@@ -171,8 +180,8 @@ class Conversations:
         options: SendOptions = NO_OPTIONS,
     ) -> Message:
         check_may_write(account)
-        rendered = self.render_body(body, with_files=bool(attachment_ids))
         self._check_kind(account, kind, options)
+        rendered = await self.compose(account, body, kind, with_files=bool(attachment_ids), sign=options.signature)
         user = account.user
         async with self._db.write() as conn:
             facts = await self.visible_thread(conn, account, thread_id)
@@ -452,11 +461,19 @@ class Conversations:
     def render_body(self, body: str, *, with_files: bool = False) -> Body:
         """The body checked and rendered (outside any transaction: rendering is CPU work).
         A message that carries files may have no text."""
+        self.check_body(body, with_files=with_files)
+        return richtext.render(body)
+
+    def check_body(self, body: str, *, with_files: bool = False) -> None:
         if len(body) > self._settings.max_body_chars:
             raise errors.TooLarge(f"body is over {self._settings.max_body_chars} characters")
         if not body.strip() and not with_files:
             raise errors.BadRequest("body must not be blank")
-        return richtext.render(body)
+
+    async def compose(self, account: Account, body: str, kind: MessageKind, *, with_files: bool, sign: bool) -> Body:
+        """What the author typed, checked, signed (staff messages) and rendered, before any write."""
+        self.check_body(body, with_files=with_files)
+        return richtext.render(await self.signatures.sign(account, body, kind, sign))
 
     async def _retried_thread(
         self, conn: AsyncConnection, account: Account, existing: StoredMessage

@@ -74,11 +74,14 @@ class ScheduledSends:
         send_at: str,
         cancel_if_client_writes: bool,
         attachment_ids: list[int],
+        signature: bool = True,
     ) -> ScheduledValue:
         self._check_author(account)
         if attachment_ids:
             raise errors.BadRequest("a scheduled message cannot carry attachments: send them now")
         self._conversations.render_body(body)
+        # Signed now, so the author sees (and may edit) what will be sent.
+        body = await self._conversations.signatures.sign(account, body, kind, signature)
         now = self._clock.now()
         moment = parse_send_at(send_at, now)
         user = account.user

@@ -19,6 +19,7 @@ from chatd.config import Settings
 from protocol.values import Role, Template, TemplateField
 from storage import Database
 from storage import NotFound as StorageNotFound
+from storage import signatures as signature_store
 from storage import templates as store
 from storage import threads as thread_store
 from storage.directory import Account
@@ -175,8 +176,15 @@ class Templates:
         user = account.user
         now = self._clock.now()
         base = {
-            "firm": {"name": await store.firm_name(conn, user.firm_id)},
-            "staff": {"name": user.name, "email": user.email, "signature": await self._signature(conn, account)},
+            "firm": {
+                "name": await store.firm_name(conn, user.firm_id),
+                "signature": (await signature_store.firm_signature(conn, user.firm_id)).signature,
+            },
+            "staff": {
+                "name": user.name,
+                "email": user.email,
+                "signature": await signature_store.staff_signature(conn, user.id),
+            },
             "today": now.date(),
             "now": now,
         }
@@ -192,9 +200,6 @@ class Templates:
                 raise errors.NotFound(f"client account {account_id} not found")
             result[account_id] = {**base, "client": _client(card)}
         return result
-
-    async def _signature(self, conn: AsyncConnection, account: Account) -> str:
-        return ""
 
     # -- helpers --
 
