@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatd.services import mentions
 from chatd.services.context import Services
 from chatd.services.templates import Rendered
 from protocol.frames import (
     ComposeFrame,
     DraftList,
     DraftSave,
+    MentionSuggest,
     MessageVersions,
     QuickReplyExpand,
     QuickReplyList,
@@ -63,3 +65,13 @@ async def dispatch(services: Services, account: Account, frame: ComposeFrame) ->
             return {"drafts": await services.drafts.list(account, thread_id=frame.thread_id)}
         case SignatureGet():
             return await services.signatures.mine(account)
+        case MentionSuggest():
+            users = await mentions.suggest(
+                services.db,
+                services.conversations,
+                account,
+                thread_id=frame.thread_id,
+                query=frame.query,
+                limit=frame.limit,
+            )
+            return {"users": users}

@@ -7,27 +7,33 @@ allow-list of tags, attributes and URL schemes, so a renderer bug cannot become 
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 from protocol.values import Embed
+from storage.handles import Teammate
 from storage.messages import Body
 
 MAX_EMBEDS = 5
 
 _TAGS = {
     "p", "br", "strong", "em", "s", "del", "ul", "ol", "li", "a", "code", "pre", "blockquote", "hr",
-    "h1", "h2", "h3", "h4", "h5", "h6",
+    "h1", "h2", "h3", "h4", "h5", "h6", "span",
 }  # fmt: skip
-_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "span": {"data-user-id"}}
 _CLEANER = nh3.Cleaner(
     tags=_TAGS,
     clean_content_tags={"script", "style"},
     attributes=_ATTRIBUTES,
+    # Only the server's own @mention spans keep a class (raw HTML in the source is text anyway).
+    allowed_classes={"span": {"mention"}},
     url_schemes={"http", "https", "mailto", "tel"},
     link_rel="noopener noreferrer nofollow",
     # A relative link would point at chatd itself: only absolute http(s), mailto and tel links stay.
@@ -58,26 +64,91 @@ def _emoji(state: StateCore) -> None:
                 child.content = _SHORTCODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), child.content)
 
 
+def _mentions(state: StateCore) -> None:
+    """Turn ``@handle`` and ``@Full Name`` of the people in ``env["people"]`` into mention spans
+    (never inside code), and list who was mentioned in ``env["mentioned"]``."""
+    people: Sequence[Teammate] = state.env.get("people", ())
+    if not people:
+        return
+    keys = sorted(
+        ((key.lower(), person) for person in people for key in (person.handle, person.name) if key),
+        key=lambda pair: -len(pair[0]),
+    )
+    mentioned: list[int] = state.env["mentioned"]
+    for token in state.tokens:
+        if not token.children or not any(c.type == "text" and "@" in c.content for c in token.children):
+            continue
+        children: list[Token] = []
+        for child in token.children:
+            children.extend(_split_mentions(child, keys, mentioned) if child.type == "text" else [child])
+        token.children = children
+
+
+def _split_mentions(token: Token, keys: list[tuple[str, Teammate]], mentioned: list[int]) -> list[Token]:
+    text, out, start = token.content, [], 0
+    for at in (i for i, ch in enumerate(text) if ch == "@"):
+        if at < start or (at > 0 and (text[at - 1].isalnum() or text[at - 1] in "._-")):
+            continue  # inside a previous mention, or an email address
+        rest = text[at + 1 :]
+        lowered = rest.lower()
+        found = next(
+            (
+                (key, person)
+                for key, person in keys
+                if lowered.startswith(key) and (len(rest) == len(key) or not _word_char(rest[len(key)]))
+            ),
+            None,
+        )
+        if found is None:
+            continue
+        key, person = found
+        out.append(_text(text[start:at]))
+        span = Token("html_inline", "", 0)
+        typed = html.escape(text[at : at + 1 + len(key)])
+        span.content = f'<span class="mention" data-user-id="{person.id}">{typed}</span>'
+        out.append(span)
+        start = at + 1 + len(key)
+        if person.id not in mentioned:
+            mentioned.append(person.id)
+    out.append(_text(text[start:]))
+    return [t for t in out if t.type != "text" or t.content]
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
     md.enable(["linkify", "strikethrough"]).disable("image")
     md.core.ruler.push("emoji", _emoji)
+    md.core.ruler.push("mentions", _mentions)
     return md
 
 
 _MD = _markdown()
 
 
-def render(source: str) -> Body:
-    tokens = _MD.parse(source)
+def render(source: str, people: Sequence[Teammate] = ()) -> Body:
+    """``people``: who may be @mentioned in this body (the author is never among the mentioned)."""
+    env: dict[str, object] = {"people": people, "mentioned": []}
+    tokens = _MD.parse(source, env)
     hrefs = [
         str(child.attrs["href"])
         for token in tokens
         for child in token.children or ()
         if child.type == "link_open" and "href" in child.attrs
     ]
-    html = _CLEANER.clean(_MD.renderer.render(tokens, _MD.options, {}))
-    return Body(source=source, html=html, embeds=embeds_in(hrefs))
+    rendered = _CLEANER.clean(_MD.renderer.render(tokens, _MD.options, env))
+    mentioned = env["mentioned"]
+    assert isinstance(mentioned, list)
+    return Body(source=source, html=rendered, embeds=embeds_in(hrefs), mentions=tuple(mentioned))
 
 
 def embeds_in(hrefs: list[str]) -> list[Embed]:

@@ -29,6 +29,7 @@ from protocol.frames import (
     Event,
     Hello,
     History,
+    MentionSuggest,
     MessageVersions,
     Ok,
     Ping,
@@ -304,6 +305,7 @@ class Connection:
                 | DraftList()
                 | MessageVersions()
                 | SignatureGet()
+                | MentionSuggest()
             ):
                 return await compose_ops.dispatch(self.services, account, frame)
             case Ping():

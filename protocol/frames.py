@@ -253,6 +253,14 @@ class SignatureGet(Request, tag="signature.get"):
     """The caller's personal signature and the composed one the server appends (staff only)."""
 
 
+class MentionSuggest(Request, tag="mention.suggest"):
+    """The composer's @ autocomplete: teammates you may mention in the thread matching ``query``."""
+
+    thread_id: PositiveId
+    query: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
+
+
 ComposeFrame = (
     TemplateList
     | TemplatePreview
@@ -262,6 +270,7 @@ ComposeFrame = (
     | DraftList
     | MessageVersions
     | SignatureGet
+    | MentionSuggest
 )
 
 # The staff inbox's ops (chatd/inbox_ops.py answers them).
@@ -345,4 +354,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "typing",
     "scheduled.updated",
     "notification",
+    "mention",
 )

@@ -78,6 +78,13 @@ class NotificationEventData(msgspec.Struct, kw_only=True):
     notification: Notification
 
 
+class MentionEventData(msgspec.Struct, kw_only=True):
+    """``data`` of mention (only to the teammate mentioned): the message that mentions them."""
+
+    message: Message
+    author_id: int
+
+
 class TypingEventData(msgspec.Struct, kw_only=True):
     """``data`` of typing (ephemeral: no event_id)."""
 
@@ -125,6 +132,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "typing": TypingEventData,
     "scheduled.updated": ScheduledEventData,
     "notification": NotificationEventData,
+    "mention": MentionEventData,
     "thread.unread": ThreadUnreadData,
     "thread.deleted": ThreadDeletedData,
     "message.acked": MessageAckedData,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from protocol.values import BotScope, Role, format_time
 from protocol.values import User as UserValue
 from storage.errors import Duplicate, NotFound
+from storage.handles import free_handle
 from storage.models import ApiToken, ClientAccount, Firm, LoginSession, User
 from storage.rows import AnyRow
 from storage.viewer import Viewer
@@ -129,6 +130,7 @@ async def create_user(
                 created_at=now,
                 bot_scope=None if bot_scope is None else bot_scope.value,
                 read_only=read_only,
+                handle=await free_handle(conn, firm_id, name, email),
             )
             .returning(User.id)
         )

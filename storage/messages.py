@@ -59,6 +59,8 @@ class Body:
     source: str
     html: str
     embeds: list[Embed]
+    # Users the body @mentions (chatd/richtext.py), in order of appearance.
+    mentions: tuple[int, ...] = ()
 
 
 _embeds_decoder = msgspec.json.Decoder(list[Embed])

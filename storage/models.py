@@ -87,6 +87,10 @@ class User(Base):
     # Bots only: which threads they see (protocol.values.BotScope) and whether they may write.
     bot_scope: Mapped[str | None] = mapped_column(String(16))
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What teammates type after @ to mention this user (storage.handles); unique in the firm.
+    handle: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ux_users_firm_handle", "firm_id", "handle", unique=True),)
 
 
 class ApiToken(Base):

@@ -19,17 +19,19 @@ from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
 from chatd.services.checks import check_named_user, parse_cursor, visible_message
-from chatd.services.signatures import Signatures
+from chatd.services.notifications import AfterCommit, Notifications
+from chatd.services.signatures import Signatures, append
 from chatd.services.tasks import Tasks
 from chatd.throttles import Throttles
 from protocol.frames import Send as SendFrame
 from protocol.frames import TaskSpec
-from protocol.values import Folder, Message, MessageKind, Role, Source, Thread, ThreadState
+from protocol.values import Folder, Message, MessageKind, NotificationKind, Role, Source, Thread, ThreadState
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
 from storage import attachments as attachment_store
 from storage import directory as directory_store
 from storage import events as event_store
+from storage import handles as handle_store
 from storage import inbox as inbox_store
 from storage import messages as message_store
 from storage import threads as thread_store
@@ -85,9 +87,11 @@ class Conversations:
         throttles: Throttles,
         tasks: Tasks,
         signatures: Signatures,
+        notifications: Notifications,
     ) -> None:
         self._db = db
         self.signatures = signatures
+        self._notifications = notifications
         self._attachments = attachments
         self._tasks = tasks
         self._broker = broker
@@ -112,7 +116,7 @@ class Conversations:
     ) -> tuple[Thread, Message]:
         check_may_write(account)
         rendered = await self.compose(
-            account, body, MessageKind.MESSAGE, with_files=bool(attachment_ids), sign=signature
+            account, body, MessageKind.MESSAGE, with_files=bool(attachment_ids), sign=signature, thread_id=None
         )
         user = account.user
         subject = subject.strip()
@@ -147,11 +151,13 @@ class Conversations:
                 now=now,
                 source=source,
             )
-            await thread_store.add_participants(conn, thread_id, [user.id, *members], now)
+            mentioned = [uid for uid in rendered.mentions if uid not in members]
+            await thread_store.add_participants(conn, thread_id, [user.id, *members, *mentioned], now)
             message = await self._insert(
                 conn, account, thread_id, rendered, client_msg_id, MessageKind.MESSAGE, now, attachment_ids
             )
             facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
+            mention_events, after_commit = await self._mention(conn, account, facts, message, rendered, now)
             thread_record = await event_store.append_event(
                 conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
             )
@@ -166,6 +172,10 @@ class Conversations:
             thread = (await thread_store.threads_by_ids(conn, [thread_id]))[thread_id]
         self.publish(rendering.thread_event(thread_record, facts, thread, user.id))
         self.publish(rendering.message_event(message_record, facts, message))
+        for event in mention_events:
+            self.publish(event)
+        for effect in after_commit:
+            effect()
         return thread, message.for_author()
 
     async def send(
@@ -181,7 +191,15 @@ class Conversations:
     ) -> Message:
         check_may_write(account)
         self._check_kind(account, kind, options)
-        rendered = await self.compose(account, body, kind, with_files=bool(attachment_ids), sign=options.signature)
+        rendered = await self.compose(
+            account,
+            body,
+            kind,
+            with_files=bool(attachment_ids),
+            sign=options.signature,
+            thread_id=thread_id,
+            private_to=options.private_to,
+        )
         user = account.user
         async with self._db.write() as conn:
             facts = await self.visible_thread(conn, account, thread_id)
@@ -191,7 +209,7 @@ class Conversations:
                 if existing.value.thread_id != thread_id:
                     raise errors.Conflict("client_msg_id was used for a message in another thread")
                 return existing.for_author()
-            message, events = await self.post(
+            message, events, after_commit = await self.post(
                 conn,
                 account,
                 facts,
@@ -203,6 +221,8 @@ class Conversations:
             )
         for event in events:
             self.publish(event)
+        for effect in after_commit:
+            effect()
         return message.for_author()
 
     async def post(
@@ -216,17 +236,19 @@ class Conversations:
         kind: MessageKind,
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
         options: SendOptions = NO_OPTIONS,
-    ) -> tuple[StoredMessage, list[BusEvent]]:
-        """Write a message and what it causes (its event, a task, inbox changes) in the caller's
-        transaction (the thread is visible to the author); the caller publishes the events after the
-        commit, the message's first."""
+    ) -> tuple[StoredMessage, list[BusEvent], list[AfterCommit]]:
+        """Write a message and what it causes (its event, mentions, a task, inbox changes) in the
+        caller's transaction (the thread is visible to the author); after the commit the caller
+        publishes the events, the message's first, then runs the rest."""
         user, now = account.user, self._clock.now()
         stored_options = await self._message_options(conn, account, facts, options, now)
         message = await self._insert(
             conn, account, facts.id, body, client_msg_id, kind, now, attachment_ids, stored_options
         )
-        # The author joined in _insert (with its read marker); people in copy join here.
-        copied = sorted(set(stored_options.cc) - set(facts.participant_ids))
+        # The author joined in _insert (with its read marker); people in copy, and teammates staff
+        # mention, join here.
+        joining = set(stored_options.cc) | (set() if user.role.is_client else set(body.mentions))
+        copied = sorted(joining - set(facts.participant_ids) - {user.id})
         if copied:
             await thread_store.add_participants(conn, facts.id, copied, now)
         joined = sorted({user.id, *copied} - set(facts.participant_ids))
@@ -242,6 +264,8 @@ class Conversations:
             **_event_visibility(message.value),
         )
         events = [rendering.message_event(record, facts, message)]
+        mention_events, after_commit = await self._mention(conn, account, facts, message, body, now)
+        events.extend(mention_events)
         if options.task is not None:
             events.append(
                 await self._tasks.create_in(
@@ -249,11 +273,55 @@ class Conversations:
                 )
             )
         events.extend(await self._inbox_effects(conn, account, facts, message.value, now))
-        return message, events
+        return message, events, after_commit
+
+    async def _mention(
+        self,
+        conn: AsyncConnection,
+        account: Account,
+        facts: thread_store.ThreadFacts,
+        message: StoredMessage,
+        body: Body,
+        now: datetime,
+    ) -> tuple[list[BusEvent], list[AfterCommit]]:
+        """Each teammate the message mentions gets a durable ``mention`` event and a notification."""
+        events: list[BusEvent] = []
+        after_commit: list[AfterCommit] = []
+        for user_id in body.mentions:
+            record = await event_store.append_event(
+                conn,
+                firm_id=facts.firm_id,
+                type="mention",
+                thread_id=facts.id,
+                message_id=message.value.id,
+                user_id=user_id,
+                ref_id=account.user.id,
+                staff_only=True,
+                private_to=user_id,
+                private_from=user_id,
+                now=now,
+            )
+            events.append(rendering.mention_event(record, message))
+            after_commit.append(
+                await self._notifications.notify(
+                    conn,
+                    user_id=user_id,
+                    kind=NotificationKind.MENTION,
+                    thread_id=facts.id,
+                    message_id=message.value.id,
+                    summary=f"{account.user.name} mentioned you",
+                )
+            )
+        return events, after_commit
 
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
         check_may_write(account)
-        return await self._change(account, message_id, self.render_body(body))
+        self.check_body(body)
+        async with self._db.read() as conn:
+            found = await visible_message(conn, account, message_id)
+            people = await self.mentionable(conn, account, found.value.thread_id, found.value.private_to)
+        # Mentions keep their look; an edit notifies nobody and adds nobody to the thread.
+        return await self._change(account, message_id, richtext.render(body, people))
 
     async def delete(self, account: Account, *, message_id: int) -> Message:
         check_may_write(account)
@@ -470,10 +538,39 @@ class Conversations:
         if not body.strip() and not with_files:
             raise errors.BadRequest("body must not be blank")
 
-    async def compose(self, account: Account, body: str, kind: MessageKind, *, with_files: bool, sign: bool) -> Body:
-        """What the author typed, checked, signed (staff messages) and rendered, before any write."""
+    async def compose(
+        self,
+        account: Account,
+        body: str,
+        kind: MessageKind,
+        *,
+        with_files: bool,
+        sign: bool,
+        thread_id: int | None,
+        private_to: int | None = None,
+    ) -> Body:
+        """What the author typed, checked, signed (staff messages) and rendered with its @mentions,
+        before any write (rendering is CPU work)."""
         self.check_body(body, with_files=with_files)
-        return richtext.render(await self.signatures.sign(account, body, kind, sign))
+        async with self._db.read() as conn:
+            signature = await self.signatures.for_message(conn, account, kind, sign)
+            people = await self.mentionable(conn, account, thread_id, private_to)
+        return richtext.render(append(body, signature), people)
+
+    async def mentionable(
+        self, conn: AsyncConnection, account: Account, thread_id: int | None, private_to: int | None = None
+    ) -> list[handle_store.Teammate]:
+        """Who the author may @mention: any teammate (staff and bots) for staff and bots; for clients
+        only those already in the thread; in a private message only its recipient."""
+        others = [t for t in await handle_store.teammates(conn, account.user.firm_id) if t.id != account.user.id]
+        if private_to is not None:
+            return [t for t in others if t.id == private_to]
+        if account.user.role.is_client:
+            if thread_id is None:
+                return []
+            facts = await self.visible_thread(conn, account, thread_id)
+            return [t for t in others if t.id in facts.member_ids]
+        return others
 
     async def _retried_thread(
         self, conn: AsyncConnection, account: Account, existing: StoredMessage

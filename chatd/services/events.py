@@ -120,6 +120,17 @@ def notification_event(record: EventRecord, user_id: int, notification: Notifica
     )
 
 
+def mention_event(record: EventRecord, message: StoredMessage) -> BusEvent:
+    """To the mentioned teammate only (``user_id``), with the message that mentions them."""
+    assert record.user_id is not None
+    return BusEvent(
+        type=record.type,
+        event_id=record.id,
+        audience=personal(record.firm_id, record.user_id),
+        data={"message": _builtins(message.value), "author_id": record.ref_id},
+    )
+
+
 def thread_updated_event(record: EventRecord, facts: ThreadFacts, thread: ThreadValue) -> BusEvent:
     """The inbox state changed: every staff member who sees the thread gets the same shape."""
     return BusEvent(
@@ -219,6 +230,8 @@ async def _render_one(
             return acked_event(record, facts, message, str(acks.get(record.user_id, "")))
         case "message.created" | "message.updated" | "message.deleted" if message is not None:
             return message_event(record, facts, message)
+        case "mention" if message is not None:
+            return mention_event(record, message)
         case "read":
             return read_event(record, facts)
         case "thread.created" if thread is not None:

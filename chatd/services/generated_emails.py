@@ -483,7 +483,8 @@ class GeneratedEmails:
             conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
         )
         facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
-        _message, message_events = await self._conversations.post(
+        # render_body parses no @mentions, so the message has no effects to run after the commit.
+        _message, message_events, _effects = await self._conversations.post(
             conn,
             account,
             facts,

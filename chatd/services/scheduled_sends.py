@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatd import errors
+from chatd import errors, richtext
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services.conversations import Conversations, check_may_write
@@ -189,11 +189,11 @@ class ScheduledSends:
             return Done(after_commit=[lambda: self._conversations.publish(event)])
         assert facts is not None
         await thread_store.lock_for_new_message(conn, facts.id)
-        message, message_events = await self._conversations.post(
+        message, message_events, mention_effects = await self._conversations.post(
             conn,
             author,
             facts,
-            body=self._conversations.render_body(scheduled.body),
+            body=richtext.render(scheduled.body, await self._conversations.mentionable(conn, author, facts.id, None)),
             client_msg_id=scheduled.client_msg_id,
             kind=scheduled.kind,
         )
@@ -202,7 +202,13 @@ class ScheduledSends:
         )
         event = await self._event(conn, facts, sent, now)
         publish = self._conversations.publish
-        return Done(after_commit=[*(functools.partial(publish, e) for e in message_events), lambda: publish(event)])
+        return Done(
+            after_commit=[
+                *(functools.partial(publish, e) for e in message_events),
+                lambda: publish(event),
+                *mention_effects,
+            ]
+        )
 
     async def _why_not(self, conn: AsyncConnection, author: Account, scheduled: ScheduledValue) -> str | None:
         if not author.active:

@@ -88,13 +88,16 @@ class Signatures:
         text, _unknown = templating.render(found.template or DEFAULT_TEMPLATE, context, "signature template", VARIABLES)
         return text.strip()
 
+    async def for_message(self, conn: AsyncConnection, account: Account, kind: MessageKind, wanted: bool) -> str:
+        """The signature a message gets: staff messages only (never notes), when wanted."""
+        if not wanted or kind is not MessageKind.MESSAGE:
+            return ""
+        return await self.composed(conn, account)
+
     async def sign(self, account: Account, body: str, kind: MessageKind, wanted: bool) -> str:
-        """The body with the sender's signature appended: staff messages only (never notes), when wanted."""
-        if not wanted or kind is not MessageKind.MESSAGE or account.user.role not in STAFF_ROLES:
-            return body
+        """The body with the sender's signature appended, as ``for_message`` decides."""
         async with self._db.read() as conn:
-            signature = await self.composed(conn, account)
-        return append(body, signature)
+            return append(body, await self.for_message(conn, account, kind, wanted))
 
 
 def append(body: str, signature: str) -> str:
