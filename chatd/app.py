@@ -102,7 +102,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     tasks = Tasks(db, broker, clock)
     signatures = Signatures(db, clock)
     notifications = Notifications(db, broker, clock, settings)
-    conversations = Conversations(db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications)
+    templates = Templates(db, clock, settings)
+    conversations = Conversations(
+        db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications, templates
+    )
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
@@ -115,7 +118,6 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(notifications_module.EMAIL_KIND, notifications.deliver_email)
     if notifications.sms_enabled:
         jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
-    templates = Templates(db, clock, settings)
     generated_emails = GeneratedEmails(db, clock, conversations, templates)
     jobs.due.on(generated_emails_module.DUE_KIND, generated_emails.run_daily)
     webhook_service = Webhooks(db, clock, settings, bot_service)

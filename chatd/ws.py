@@ -292,6 +292,8 @@ class Connection:
                     attachment_ids=frame.attachment_ids,
                     source=self.source,
                     signature=frame.signature,
+                    template_id=frame.template_id,
+                    fields=frame.fields,
                 )
                 return {"thread": thread, "message": message}
             case Resume():

@@ -20,7 +20,6 @@ RequestId = int | Annotated[str, msgspec.Meta(max_length=64)]
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PositiveId = Annotated[int, msgspec.Meta(ge=1)]
 PageLimit = Annotated[int, msgspec.Meta(ge=1, le=100)]
-Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 # Uploaded over HTTP first (POST /api/attachments); the server's own per-message limit is lower.
 AttachmentIds = Annotated[list[PositiveId], msgspec.Meta(max_length=50)]
 SendAt = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -178,14 +177,23 @@ class Search(Request, tag="search"):
     limit: PageLimit = 20
 
 
+FillIns = Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=20)]
+
+
 class ThreadCreate(Request, tag="thread.create"):
-    subject: Subject
-    body: str
+    """A new thread and its first message: ``body``, or a template rendered by the server
+    (``template_id`` and its ``fields``); a staff member giving neither gets their default template."""
+
     client_msg_id: ClientMsgId
+    # Blank: the template's subject.
+    subject: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    body: str = ""
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     attachment_ids: AttachmentIds = []
     signature: bool = True
+    template_id: PositiveId | None = None
+    fields: FillIns = {}
 
 
 class Resume(Request, tag="resume"):
@@ -223,7 +231,7 @@ class TemplatePreview(Request, tag="template.preview"):
     subject: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     body: str | None = None
     client_account_id: PositiveId | None = None
-    fields: Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=20)] = {}
+    fields: FillIns = {}
 
 
 class QuickReplyList(Request, tag="quick_reply.list"):

@@ -11,11 +11,9 @@ from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
 from chatd.compose_ops import rendered_result
-from protocol.frames import PositiveId
+from protocol.frames import FillIns, PositiveId
 from protocol.values import TemplateField
 from storage.templates import TemplateDraft
-
-FillIns = Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=20)]
 
 
 class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):

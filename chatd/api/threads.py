@@ -12,7 +12,7 @@ from starlette.routing import Route
 from chatd.api.common import account, body, json, path_id, query, services
 from chatd.services.conversations import SendOptions
 from protocol.actions import Label
-from protocol.frames import AttachmentIds, ClientMsgId, PageLimit, PositiveId, SendAt, Subject, TaskSpec
+from protocol.frames import AttachmentIds, ClientMsgId, FillIns, PageLimit, PositiveId, SendAt, TaskSpec
 from protocol.values import Folder, MessageKind, Role, Source
 
 
@@ -26,13 +26,15 @@ class ThreadPage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class NewThread(msgspec.Struct, forbid_unknown_fields=True):
-    subject: Subject
-    body: str
     client_msg_id: ClientMsgId
+    subject: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    body: str = ""
     client_account_id: PositiveId | None = None
     participants: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     attachment_ids: AttachmentIds = []
     signature: bool = True
+    template_id: PositiveId | None = None
+    fields: FillIns = {}
 
 
 class MessagePage(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,6 +93,8 @@ async def create_thread(request: Request) -> Response:
         # A bearer token is an integration's; the cookie is the web app's.
         source=Source.API if "authorization" in request.headers or caller.user.role is Role.BOT else Source.PORTAL,
         signature=new.signature,
+        template_id=new.template_id,
+        fields=new.fields,
     )
     return json({"thread": thread, "message": message}, 201)
 

@@ -22,6 +22,7 @@ from chatd.services.checks import check_named_user, parse_cursor, visible_messag
 from chatd.services.notifications import AfterCommit, Notifications
 from chatd.services.signatures import Signatures, append
 from chatd.services.tasks import Tasks
+from chatd.services.templates import Templates
 from chatd.throttles import Throttles
 from protocol.frames import Send as SendFrame
 from protocol.frames import TaskSpec
@@ -88,8 +89,10 @@ class Conversations:
         tasks: Tasks,
         signatures: Signatures,
         notifications: Notifications,
+        templates: Templates,
     ) -> None:
         self._db = db
+        self._templates = templates
         self.signatures = signatures
         self._notifications = notifications
         self._attachments = attachments
@@ -113,8 +116,13 @@ class Conversations:
         attachment_ids: list[int] = [],  # noqa: B006 (never mutated)
         source: Source = Source.PORTAL,
         signature: bool = True,
+        template_id: int | None = None,
+        fields: dict[str, str] = {},  # noqa: B006 (never mutated)
     ) -> tuple[Thread, Message]:
         check_may_write(account)
+        subject, body = await self._from_template(
+            account, subject, body, template_id, fields, client_account_id, with_files=bool(attachment_ids)
+        )
         rendered = await self.compose(
             account, body, MessageKind.MESSAGE, with_files=bool(attachment_ids), sign=signature, thread_id=None
         )
@@ -177,6 +185,32 @@ class Conversations:
         for effect in after_commit:
             effect()
         return thread, message.for_author()
+
+    async def _from_template(
+        self,
+        account: Account,
+        subject: str,
+        body: str,
+        template_id: int | None,
+        fields: dict[str, str],
+        client_account_id: int | None,
+        *,
+        with_files: bool,
+    ) -> tuple[str, str]:
+        """A new thread's subject and body: as given, or rendered from ``template_id``, or (staff
+        giving no body) from their default template. A subject given replaces the template's."""
+        if template_id is not None and body.strip():
+            raise errors.BadRequest("give a body or a template_id, not both")
+        if template_id is None and (body.strip() or with_files):
+            if fields:
+                raise errors.BadRequest("fields are for templates: give a template_id")
+            return subject, body
+        rendered = await self._templates.for_new_thread(
+            account, template_id=template_id, client_account_id=client_account_id, fields=fields
+        )
+        if rendered is None:
+            return subject, body
+        return (subject if subject.strip() else rendered.subject), rendered.body
 
     async def send(
         self,

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors, templating
 from chatd.clock import Clock
+from chatd.services.templates import STAFF_ROLES
 from protocol.values import MessageKind, Role
 from storage import Database
 from storage import signatures as store
 from storage import templates as template_store
 from storage.directory import Account
 
-STAFF_ROLES = (Role.OWNER, Role.MANAGER, Role.STAFF)
 DEFAULT_TEMPLATE = "{{ staff.signature }}\n\n{{ firm.signature }}"
 VARIABLES = frozenset({"staff", "firm", "today", "now"})
 MAX_SIGNATURE_CHARS = 2_000

@@ -133,6 +133,25 @@ class Templates:
             rendered = self.render(template.subject, template.body, template.fields, context, fields)
         return rendered, richtext.render(rendered.body).html, template
 
+    async def for_new_thread(
+        self, account: Account, *, template_id: int | None, client_account_id: int | None, fields: dict[str, str]
+    ) -> Rendered | None:
+        """A new thread's subject and body from ``template_id``, or else from the caller's default
+        template (None when they have none), rendered for the client; every required fill-in must be
+        given and every variable known, else bad_request."""
+        async with self._db.read() as conn:
+            if template_id is None:
+                if account.user.role not in STAFF_ROLES:
+                    return None
+                template_id = await store.default_template_id(conn, account.user.id)
+                if template_id is None:
+                    return None
+            template = await self._usable(conn, account, template_id)
+            context = (await self.contexts(conn, account, [client_account_id]))[client_account_id]
+        rendered = self.render(template.subject, template.body, template.fields, context, fields)
+        rendered.check_complete()
+        return rendered
+
     async def expand(self, account: Account, *, shortcut: str, thread_id: int | None) -> tuple[Rendered, Template]:
         """A quick reply's text for the composer, rendered for the thread's client."""
         shortcut = shortcut.removeprefix("/")
