@@ -30,6 +30,7 @@ from chatd.api import (
     users,
     webhooks,
 )
+from chatd.api import bulk_sends as bulk_sends_api
 from chatd.api import generated_emails as generated_emails_api
 from chatd.api import notifications as notifications_api
 from chatd.api import signatures as signatures_api
@@ -48,6 +49,7 @@ from chatd.services import notifications as notifications_module
 from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
+from chatd.services.bulk_sends import BulkSends
 from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
@@ -135,6 +137,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         attachments=attachments,
         templates=templates,
         signatures=signatures,
+        bulk_sends=BulkSends(db, clock, broker, conversations, templates),
         drafts=Drafts(db, clock, settings),
         edit_history=EditHistory(db, clock),
         tasks=tasks,
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             yield
         finally:
             await svc.close_sessions()
+            await svc.bulk_sends.close()
             await svc.scheduler.shutdown()
             await svc.hub.stop()
             await svc.broker.stop()
@@ -198,6 +202,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *attachments_api.routes,
         *templates_api.routes,
         *signatures_api.routes,
+        *bulk_sends_api.routes,
         *bots.routes,
         *protocol_spec.routes,
         *webhooks.routes,

@@ -8,6 +8,8 @@ from chatd.services import mentions
 from chatd.services.context import Services
 from chatd.services.templates import Rendered
 from protocol.frames import (
+    BulkGet,
+    BulkSendRequest,
     ComposeFrame,
     DraftList,
     DraftSave,
@@ -65,6 +67,21 @@ async def dispatch(services: Services, account: Account, frame: ComposeFrame) ->
             return {"drafts": await services.drafts.list(account, thread_id=frame.thread_id)}
         case SignatureGet():
             return await services.signatures.mine(account)
+        case BulkSendRequest():
+            bulk = await services.bulk_sends.start(
+                account,
+                key=frame.key,
+                client_account_ids=frame.client_account_ids,
+                subject=frame.subject,
+                body=frame.body,
+                template_id=frame.template_id,
+                fields=frame.fields,
+                signature=frame.signature,
+            )
+            return {"bulk": bulk}
+        case BulkGet():
+            bulk, results = await services.bulk_sends.get(account, frame.bulk_id)
+            return {"bulk": bulk, "results": results}
         case MentionSuggest():
             users = await mentions.suggest(
                 services.db,

@@ -20,6 +20,8 @@ from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
 from protocol.codec import JSON_SUBPROTOCOL
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
+    BulkGet,
+    BulkSendRequest,
     ClientFrame,
     Delete,
     DraftList,
@@ -308,6 +310,8 @@ class Connection:
                 | MessageVersions()
                 | SignatureGet()
                 | MentionSuggest()
+                | BulkSendRequest()
+                | BulkGet()
             ):
                 return await compose_ops.dispatch(self.services, account, frame)
             case Ping():

@@ -269,6 +269,23 @@ class MentionSuggest(Request, tag="mention.suggest"):
     limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
 
 
+class BulkSendRequest(Request, tag="bulk.send"):
+    """One message (``body`` or ``template_id``) to many clients, a new thread each, in the background."""
+
+    # Retrying with the same key answers the same job and creates nothing twice.
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    client_account_ids: Annotated[list[PositiveId], msgspec.Meta(min_length=1, max_length=5000)]
+    subject: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    body: str = ""
+    template_id: PositiveId | None = None
+    fields: FillIns = {}
+    signature: bool = True
+
+
+class BulkGet(Request, tag="bulk.get"):
+    bulk_id: PositiveId
+
+
 ComposeFrame = (
     TemplateList
     | TemplatePreview
@@ -279,6 +296,8 @@ ComposeFrame = (
     | MessageVersions
     | SignatureGet
     | MentionSuggest
+    | BulkSendRequest
+    | BulkGet
 )
 
 # The staff inbox's ops (chatd/inbox_ops.py answers them).
@@ -363,4 +382,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "scheduled.updated",
     "notification",
     "mention",
+    "bulk.progress",
 )

@@ -39,6 +39,8 @@ from protocol.frames import (
     Typing,
 )
 from protocol.values import (
+    BulkResult,
+    BulkSend,
     Message,
     MessageKind,
     Notification,
@@ -83,6 +85,13 @@ class MentionEventData(msgspec.Struct, kw_only=True):
 
     message: Message
     author_id: int
+
+
+class BulkProgressData(msgspec.Struct, kw_only=True):
+    """``data`` of bulk.progress (ephemeral, to the requester only); ``results`` on the last one."""
+
+    bulk: BulkSend
+    results: list[BulkResult] | None = None
 
 
 class TypingEventData(msgspec.Struct, kw_only=True):
@@ -133,6 +142,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "scheduled.updated": ScheduledEventData,
     "notification": NotificationEventData,
     "mention": MentionEventData,
+    "bulk.progress": BulkProgressData,
     "thread.unread": ThreadUnreadData,
     "thread.deleted": ThreadDeletedData,
     "message.acked": MessageAckedData,

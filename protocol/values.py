@@ -255,3 +255,26 @@ class MessageVersion(msgspec.Struct, kw_only=True):
 
     body: str
     written_at: str
+
+
+class BulkSend(msgspec.Struct, kw_only=True):
+    """A bulk send: one message to many clients, a new thread each, sent in the background."""
+
+    id: int
+    key: str
+    total: int
+    # Clients handled so far (a thread opened, or an error).
+    done: int
+    # "running" or "done".
+    state: str
+    created_at: str
+    finished_at: str | None = None
+
+
+class BulkResult(msgspec.Struct, kw_only=True):
+    """One client's outcome in a bulk send: the new thread, or an error ``{code, message}``."""
+
+    client_account_id: int
+    ok: bool
+    thread_id: int | None = None
+    error: dict[str, str] | None = None

@@ -13,6 +13,7 @@ from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
+from chatd.services.bulk_sends import BulkSends
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
@@ -53,6 +54,7 @@ class Services:
     attachments: Attachments
     templates: Templates
     signatures: Signatures
+    bulk_sends: BulkSends
     drafts: Drafts
     edit_history: EditHistory
     webhooks: Webhooks
