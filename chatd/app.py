@@ -43,6 +43,7 @@ from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.logcontext import RequestIdMiddleware
+from chatd.services import attachments as attachments_module
 from chatd.services import events as rendering
 from chatd.services import generated_emails as generated_emails_module
 from chatd.services import notifications as notifications_module
@@ -113,7 +114,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
     retention = timedelta(days=settings.event_retention_days)
     jobs.every("prune-events", 3600, lambda: prune_events(db, clock.now, retention))
-    inbox_service = Inbox(db, broker, clock, conversations, notifications)
+    inbox_service = Inbox(db, broker, clock, conversations, notifications, attachments)
+    jobs.due.on(attachments_module.EXPIRE_KIND, attachments.expire_unsent)
     jobs.every("notify-fan-out", settings.scheduler_tick_s, notifications.fan_out)
     jobs.every("presence", notifications_module.PRESENCE_REFRESH_S, notifications.refresh_presence)
     if notifications.email_enabled:

@@ -39,6 +39,8 @@ class Settings:
     requests_per_second: float = 20.0
     heartbeat_s: int = 20
     event_retention_days: int = 30
+    # Uploads never sent with a message are removed this long after they were made.
+    unsent_upload_hours: int = 24
     max_replay_events: int = 10_000
     outbound_queue: int = 2_000
     resume_grace_s: float = 1.0
@@ -87,6 +89,7 @@ class Settings:
             requests_per_second=float(_int(env, "CHATD_REQUESTS_PER_SECOND", 20)),
             heartbeat_s=_int(env, "CHATD_HEARTBEAT_S", 20),
             event_retention_days=_int(env, "CHATD_EVENT_RETENTION_DAYS", 30),
+            unsent_upload_hours=_int(env, "CHATD_UNSENT_UPLOAD_HOURS", 24),
             max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
             outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),

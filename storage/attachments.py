@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import Attachment as AttachmentValue
 from storage.attachment_models import Attachment
+from storage.models import Message
 from storage.rows import AnyRow
 
 
@@ -138,6 +139,37 @@ async def delete_for_messages(conn: AsyncConnection, message_ids: list[int]) -> 
         .returning(Attachment.sha256, Attachment.thumbnail_sha256)
     )
     return sorted({sha for row in rows for sha in row if sha is not None})
+
+
+async def delete_unsent(conn: AsyncConnection, uploader_id: int, before: datetime) -> list[str]:
+    """Forget the user's uploads never sent with a message and made before ``before``; returns the
+    blobs they named (for ``unreferenced``)."""
+    rows = await conn.execute(
+        delete(Attachment)
+        .where(Attachment.uploader_id == uploader_id, Attachment.message_id.is_(None), Attachment.created_at < before)
+        .returning(Attachment.sha256, Attachment.thumbnail_sha256)
+    )
+    return sorted({sha for row in rows for sha in row if sha is not None})
+
+
+async def oldest_unsent(conn: AsyncConnection, uploader_id: int) -> datetime | None:
+    found: datetime | None = await conn.scalar(
+        select(func.min(Attachment.created_at)).where(
+            Attachment.uploader_id == uploader_id, Attachment.message_id.is_(None)
+        )
+    )
+    return found
+
+
+async def message_ids_with_files(conn: AsyncConnection, thread_ids: list[int]) -> list[int]:
+    """The messages of these threads that carry attachments."""
+    rows = await conn.scalars(
+        select(Attachment.message_id)
+        .join(Message, Message.id == Attachment.message_id)
+        .where(Message.thread_id.in_(thread_ids))
+        .distinct()
+    )
+    return [int(r) for r in rows if r is not None]
 
 
 async def unreferenced(conn: AsyncConnection, shas: list[str]) -> list[str]:

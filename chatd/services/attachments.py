@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,18 +19,23 @@ from chatd.config import Settings
 from chatd.thumbnails import make_thumbnail
 from chatd.uploads import MultipartReceiver, UploadedFile
 from protocol.values import Attachment
+from scheduler.due import AfterCommit, Again, Done, Outcome
 from storage import Database
 from storage import NotFound as StorageNotFound
 from storage import attachments as attachment_store
+from storage import due as due_store
 from storage import messages as message_store
 from storage.attachments import NewAttachment, StoredAttachment
 from storage.blobs import BlobStore
 from storage.directory import Account
+from storage.due import DueItem
 
 logger = logging.getLogger(__name__)
 
 # Room for the multipart framing around the files themselves.
 MULTIPART_OVERHEAD = 64 * 1024
+# Due work: remove a user's uploads never sent with a message (one pending row per uploader).
+EXPIRE_KIND = "attachments.expire_unsent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class Attachments:
         self._clock = clock
         self._settings = settings
         self.blobs = BlobStore(settings.data_dir / "attachments")
+        self._keep_unsent = timedelta(hours=settings.unsent_upload_hours)
 
     # -- upload --
 
@@ -74,10 +82,12 @@ class Attachments:
         except BaseException:
             receiver.discard()
             raise
+        now = self._clock.now()
         async with self._db.write() as conn:
             stored = await attachment_store.insert_attachments(
-                conn, firm_id=account.user.firm_id, uploader_id=account.user.id, files=prepared, now=self._clock.now()
+                conn, firm_id=account.user.firm_id, uploader_id=account.user.id, files=prepared, now=now
             )
+            await self._expire_later(conn, account.user.id, now + self._keep_unsent, now)
         return [s.value for s in stored]
 
     def _prepare(self, received: list[UploadedFile], expand_zip: bool) -> list[NewAttachment]:
@@ -181,6 +191,34 @@ class Attachments:
         """Delete the attachment rows of these messages in the caller's transaction; pass the result
         to ``discard_blobs`` after the commit."""
         return await attachment_store.delete_for_messages(conn, message_ids)
+
+    async def expire_unsent(self, conn: AsyncConnection, item: DueItem, now: datetime) -> Outcome:
+        """The due handler: forget the uploader's files still unsent after ``unsent_upload_hours``,
+        and their blobs once no row names them; due again when the next unsent upload expires."""
+        assert item.ref_id is not None
+        shas = await attachment_store.delete_unsent(conn, item.ref_id, now - self._keep_unsent)
+        orphans = await attachment_store.unreferenced(conn, shas)
+        discard: list[AfterCommit] = [functools.partial(self.blobs.discard, sha) for sha in orphans]
+        oldest = await attachment_store.oldest_unsent(conn, item.ref_id)
+        if oldest is None:
+            return Done(after_commit=discard)
+        return Again(at=oldest + self._keep_unsent, after_commit=discard)
+
+    async def _expire_later(self, conn: AsyncConnection, uploader_id: int, at: datetime, now: datetime) -> None:
+        await due_store.schedule(
+            conn,
+            kind=EXPIRE_KIND,
+            key=f"unsent-uploads:{uploader_id}",
+            due_at=at,
+            now=now,
+            ref_id=uploader_id,
+            keep_earlier=True,
+        )
+
+    async def forget_threads(self, conn: AsyncConnection, thread_ids: list[int]) -> list[str]:
+        """Before deleting threads for good, in that transaction: their files' rows; pass the result to
+        ``discard_blobs`` after the commit."""
+        return await self.forget_messages(conn, await attachment_store.message_ids_with_files(conn, thread_ids))
 
     async def discard_blobs(self, shas: list[str]) -> None:
         """Remove the files that no attachment names any more (call after the deleting commit)."""

@@ -15,6 +15,7 @@ from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import events as rendering
+from chatd.services.attachments import Attachments
 from chatd.services.checks import parse_cursor, visible_message
 from chatd.services.conversations import Conversations
 from chatd.services.notifications import AfterCommit, Notifications
@@ -38,9 +39,16 @@ Result = dict[str, Any]
 
 class Inbox:
     def __init__(
-        self, db: Database, broker: Broker, clock: Clock, conversations: Conversations, notifications: Notifications
+        self,
+        db: Database,
+        broker: Broker,
+        clock: Clock,
+        conversations: Conversations,
+        notifications: Notifications,
+        attachments: Attachments,
     ) -> None:
         self._db = db
+        self._attachments = attachments
         self._broker = broker
         self._clock = clock
         self._conversations = conversations
@@ -78,6 +86,12 @@ class Inbox:
                 assert found is not None
                 results[thread_id] = {"thread_id": thread_id, "ok": True}
                 changed.append(found)
+            # Threads deleted for good take their files: the rows now, the blobs after the commit.
+            forgotten = (
+                await self._attachments.forget_threads(conn, [f.id for f in changed])
+                if isinstance(action, actions.DeleteForever) and changed
+                else []
+            )
             published = await self._apply(conn, account, action, changed, now)
             assignee = action.user_id if isinstance(action, actions.Assign) else None
             if assignee is not None and assignee != account.user.id:
@@ -96,6 +110,8 @@ class Inbox:
             self._broker.publish(event)
         for callback in after_commit:
             callback()
+        if forgotten:
+            await self._attachments.discard_blobs(forgotten)
         return [results[t] for t in wanted]
 
     async def _check_action(
