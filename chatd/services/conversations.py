@@ -351,6 +351,8 @@ class Conversations:
     async def edit(self, account: Account, *, message_id: int, body: str) -> Message:
         check_may_write(account)
         self.check_body(body)
+        if "@" not in body:
+            return await self._change(account, message_id, richtext.render(body))
         async with self._db.read() as conn:
             found = await visible_message(conn, account, message_id)
             people = await self.mentionable(conn, account, found.value.thread_id, found.value.private_to)
@@ -586,9 +588,11 @@ class Conversations:
         """What the author typed, checked, signed (staff messages) and rendered with its @mentions,
         before any write (rendering is CPU work)."""
         self.check_body(body, with_files=with_files)
+        if not (sign and self.signatures.signs(account, kind)) and "@" not in body:
+            return richtext.render(body)  # the hot path (a client's message): no read at all
         async with self._db.read() as conn:
             signature = await self.signatures.for_message(conn, account, kind, sign)
-            people = await self.mentionable(conn, account, thread_id, private_to)
+            people = await self.mentionable(conn, account, thread_id, private_to) if "@" in body else []
         return richtext.render(append(body, signature), people)
 
     async def mentionable(

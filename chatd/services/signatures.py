@@ -88,9 +88,13 @@ class Signatures:
         text, _unknown = templating.render(found.template or DEFAULT_TEMPLATE, context, "signature template", VARIABLES)
         return text.strip()
 
+    def signs(self, account: Account, kind: MessageKind) -> bool:
+        """Whether such a message gets a signature: staff messages only, never notes."""
+        return kind is MessageKind.MESSAGE and account.user.role in STAFF_ROLES
+
     async def for_message(self, conn: AsyncConnection, account: Account, kind: MessageKind, wanted: bool) -> str:
-        """The signature a message gets: staff messages only (never notes), when wanted."""
-        if not wanted or kind is not MessageKind.MESSAGE:
+        """The signature a message gets, when wanted ("" when it gets none)."""
+        if not wanted or not self.signs(account, kind):
             return ""
         return await self.composed(conn, account)
 
