@@ -310,7 +310,7 @@ async def test_keyboard_reaches_threads_and_composer(chat: Chat) -> None:
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Your 2026 tax return")).to_be_focused()
     await page.evaluate("document.activeElement.blur()")
-    await screenshot(page, "inbox")
+    await screenshot(page, "keyboard")
 
 
 @pytest.mark.parametrize("wrong", ["nope-nope-nope"])

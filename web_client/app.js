@@ -1,20 +1,25 @@
 // The signed-in app: the staff inbox or the client portal (same screens, role-aware), kept live over
-// one WebSocket. Routes live in the URL hash: #/ (list), #/t/ID (a thread), #/new (a new thread).
+// one WebSocket. Routes live in the URL hash: #/ (list), #/t/ID (a thread), #/new (a new thread),
+// #/f/NAME (a staff folder).
 
 import { api } from "./api.js";
 import { formatSize, upload } from "./attachments.js";
+import { bulkToolbar } from "./bulk.js";
 import { Connection } from "./connection.js";
 import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
 import { h, replace, uuid } from "./dom.js";
+import { FOLDERS, folderColumn, renderFolders } from "./folders.js";
 import { t } from "./i18n.js";
 import { newThreadForm } from "./newthread.js";
 import { renderScheduled, schedulePanel } from "./schedule.js";
 import { Notifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
+import { renderResults, searchForm } from "./search.js";
 import { Store } from "./store.js";
 import { avatar, enableArrowKeys, renderThreadList } from "./threadlist.js";
 
 const TYPING_EVERY_MS = 2000;
+const PAGE = 100;
 
 export class App {
   constructor(root, me, onSignedOut) {
@@ -26,6 +31,14 @@ export class App {
     this.editing = null;
     this.focusEdit = false;
     this.view = "list";
+    // Staff look at one folder (and maybe one source) at a time; clients at all their threads.
+    this.folder = me.role === "client" ? null : "inbox";
+    this.source = null;
+    this.folderCounts = new Map();
+    this.listGeneration = 0;
+    this.selection = new Set();
+    this.bulkKey = null;
+    this.search = null;
     this.renderQueued = false;
     this.refreshTimers = {};
     this.readSent = new Map();
@@ -95,6 +108,12 @@ export class App {
     this.banner = h("div", { class: "banner", role: "status", "aria-live": "polite", hidden: true });
     this.threadList = h("ul", { class: "thread-list", role: "list" });
     enableArrowKeys(this.threadList);
+    this.listTitle = h("h1", { id: "list-title" }, staff ? t.folderNames[this.folder] : t.myThreads);
+    this.listStatus = h("p", { class: "list-status", role: "status" });
+    this.bulkPlace = h("div", { class: "bulk-place" });
+    this.results = h("div", { class: "search-results", hidden: true });
+    this.searchBox = searchForm(this.store, (fields) => this.runSearch(fields), () => this.clearSearch());
+    this.folderParts = staff ? folderColumn((source) => this.setSource(source)) : null;
     this.notifyButton = h(
       "button",
       { type: "button", class: "button ghost small", "aria-label": t.enableNotifications, title: t.enableNotifications, onclick: () => this.notifier.ask().then(() => this.render()) },
@@ -104,17 +123,22 @@ export class App {
     this.pane = h("main", { id: "main", class: "pane", tabindex: "-1" });
     this.layout = h(
       "div",
-      { class: "layout" },
+      { class: `layout${staff ? " with-folders" : ""}` },
+      this.folderParts?.column,
       h(
         "nav",
         { class: "sidebar", "aria-labelledby": "list-title" },
         h(
           "div",
           { class: "sidebar-head" },
-          h("h1", { id: "list-title" }, staff ? t.inbox : t.myThreads),
+          this.listTitle,
           h("a", { href: "#/new", class: "button primary small", "aria-label": t.newThread, title: t.newThread }, h("span", { "aria-hidden": "true" }, "+"), t.newShort),
         ),
+        this.searchBox.form,
+        this.bulkPlace,
+        this.listStatus,
         this.threadList,
+        this.results,
       ),
       this.pane,
     );
@@ -235,7 +259,12 @@ export class App {
 
   route(byUser) {
     const match = location.hash.match(/^#\/t\/(\d+)$/);
+    const folder = location.hash.match(/^#\/f\/([a-z_]+)$/);
     this.saveDraft();
+    if (folder && this.folder != null && FOLDERS.includes(folder[1])) {
+      this.setFolder(folder[1]);
+      history.replaceState(null, "", "#/");
+    }
     if (match) {
       this.view = "thread";
       this.currentId = Number(match[1]);
@@ -275,14 +304,168 @@ export class App {
     this.render();
   }
 
+  listFields() {
+    const fields = { limit: PAGE };
+    if (this.folder) fields.folder = this.folder;
+    if (this.source) fields.source = this.source;
+    return fields;
+  }
+
+  /** The listed folder again, as many pages as were shown; answers for an older folder are dropped. */
   async loadThreads() {
-    const { threads } = await this.conn.request("threads", { limit: 100 });
-    this.store.setThreads(threads);
-    const ids = threads.map((thread) => thread.last_message_id).filter(Boolean);
-    if (ids.length) {
-      const { messages } = await api.messages(ids);
+    const generation = ++this.listGeneration;
+    const want = Math.max(this.store.listIds.length, 1);
+    const ids = [];
+    let cursor = null;
+    do {
+      const page = await this.conn.request("threads", { ...this.listFields(), ...(cursor ? { cursor } : {}) });
+      if (generation !== this.listGeneration) return;
+      this.store.mergeThreads(page.threads);
+      ids.push(...page.threads.map((thread) => thread.id));
+      cursor = page.cursor;
+    } while (cursor && ids.length < want);
+    this.store.setList(ids, cursor);
+    this.render();
+    await this.loadPreviews(ids);
+    this.loadFolders();
+  }
+
+  async loadMore() {
+    const generation = this.listGeneration;
+    const cursor = this.store.listCursor;
+    if (!cursor) return;
+    const page = await this.conn.request("threads", { ...this.listFields(), cursor });
+    if (generation !== this.listGeneration) return;
+    this.store.mergeThreads(page.threads);
+    this.store.setList([...this.store.listIds, ...page.threads.map((thread) => thread.id)], page.cursor);
+    this.render();
+    await this.loadPreviews(page.threads.map((thread) => thread.id));
+  }
+
+  async loadPreviews(threadIds) {
+    const ids = threadIds
+      .map((id) => this.store.threads.get(id))
+      .filter((thread) => thread?.last_message_id && this.store.previews.get(thread.id)?.id !== thread.last_message_id)
+      .map((thread) => thread.last_message_id);
+    for (let at = 0; at < ids.length; at += 100) {
+      const { messages } = await api.messages(ids.slice(at, at + 100));
       for (const message of messages) this.store.previews.set(message.thread_id, message);
     }
+    this.render();
+  }
+
+  /** Exact counts per folder (staff); called after anything that may move a thread or its unread count. */
+  async loadFolders() {
+    if (this.folder == null || !this.conn.ready) return;
+    try {
+      const { folders } = await this.conn.request("folders", this.source ? { source: this.source } : {});
+      this.folderCounts = new Map(folders.map((folder) => [folder.name, folder]));
+      this.render();
+    } catch {
+      /* refetched on the next change or reconnect */
+    }
+  }
+
+  /** A change seen live: recount the folders and list the folder again, once for a burst of events. */
+  refreshList() {
+    this.later("threads", 250, () => this.loadThreads().catch(() => {}));
+  }
+
+  setFolder(folder) {
+    if (folder === this.folder) return;
+    this.folder = folder;
+    this.selection.clear();
+    this.store.setList([], null);
+    this.listTitle.textContent = t.folderNames[folder];
+    this.listStatus.textContent = "";
+    this.loadThreads().catch(() => {});
+  }
+
+  setSource(source) {
+    this.source = source;
+    this.selection.clear();
+    this.store.setList([], null);
+    this.loadThreads().catch(() => {});
+  }
+
+  // ---- acting on a selection (staff) -------------------------------------------------------------
+
+  select(threadId, on) {
+    if (on) this.selection.add(threadId);
+    else this.selection.delete(threadId);
+    this.render();
+  }
+
+  async act(action) {
+    const ids = [...this.selection];
+    try {
+      const { results } = await this.conn.request("threads.act", { thread_ids: ids, action });
+      const failed = results.filter((result) => !result.ok);
+      this.listStatus.textContent = t.actDone(results.length - failed.length, failed.length);
+      this.selection = new Set(failed.map((result) => result.thread_id));
+      for (const result of results) {
+        const thread = this.store.threads.get(result.thread_id);
+        if (action.type === "read" && result.ok && thread) thread.unread = 0;
+      }
+    } catch (error) {
+      this.listStatus.textContent = error.code === "offline" ? t.offline : error.message;
+    }
+    this.refreshList();
+    this.render();
+  }
+
+  renderBulk() {
+    const listed = this.store.listIds;
+    for (const id of this.selection) if (!listed.includes(id)) this.selection.delete(id);
+    const key = this.selection.size ? `${this.selection.size}/${listed.length}/${this.folder}` : null;
+    if (key === this.bulkKey) return;
+    this.bulkKey = key;
+    const had = this.bulkPlace.contains(document.activeElement);
+    replace(
+      this.bulkPlace,
+      key
+        ? bulkToolbar({
+            count: this.selection.size,
+            total: listed.length,
+            folder: this.folder,
+            staff: this.store.staffMembers(),
+            act: (action) => this.act(action),
+            selectAll: (on) => {
+              this.selection = new Set(on ? listed : []);
+              this.render();
+            },
+            clear: () => {
+              this.selection.clear();
+              this.render();
+            },
+          })
+        : null,
+    );
+    if (had && !key) this.threadList.querySelector("input, a")?.focus();
+  }
+
+  // ---- search ------------------------------------------------------------------------------------
+
+  async runSearch(fields, more = false) {
+    const search = more ? this.search : { fields, results: [], cursor: null, busy: true };
+    this.search = search;
+    this.render();
+    try {
+      const page = await this.conn.request("search", { ...search.fields, limit: 20, ...(more ? { cursor: search.cursor } : {}) });
+      if (this.search !== search) return;
+      search.results.push(...page.results);
+      search.cursor = page.cursor;
+      search.error = null;
+    } catch (error) {
+      search.error = error.code === "offline" ? t.offline : error.message;
+    }
+    search.busy = false;
+    this.render();
+  }
+
+  clearSearch() {
+    if (!this.search) return;
+    this.search = null;
     this.render();
   }
 
@@ -360,7 +543,8 @@ export class App {
       const known = counted || store.threadMessages(message.thread_id).has(message.id);
       store.upsertMessage(message);
       const thread = store.threads.get(message.thread_id);
-      if (!thread) this.later("threads", 300, () => this.loadThreads().catch(() => {}));
+      if (!thread || !store.listIds.includes(message.thread_id)) this.refreshList();
+      else this.later("folders", 250, () => this.loadFolders());
       if (!store.people.has(message.author_id) && message.author_id !== this.me.id) this.later("people", 300, () => this.refreshPeople());
       if (thread && !known && message.author_id !== this.me.id) {
         const looking = message.thread_id === this.currentId && document.visibilityState === "visible";
@@ -370,18 +554,35 @@ export class App {
       if (message.thread_id === this.currentId) this.markRead();
     } else if (type === "message.updated" || type === "message.deleted") {
       store.upsertMessage(data.message);
-      if (type === "message.deleted") this.later("threads", 500, () => this.loadThreads().catch(() => {}));
+      if (type === "message.deleted") this.refreshList();
     } else if (type === "read") {
       store.markRead(data.thread_id, data.user_id, data.message_id, new Date().toISOString());
       const thread = store.threads.get(data.thread_id);
       if (data.user_id === this.me.id && thread) {
         if (data.message_id >= (thread.last_message_id || 0)) thread.unread = 0;
-        else this.later("threads", 500, () => this.loadThreads().catch(() => {}));
+        if (this.folder === "unread" || data.message_id < (thread.last_message_id || 0)) this.refreshList();
+        else this.later("folders", 250, () => this.loadFolders());
       }
     } else if (type === "thread.created") {
       store.upsertThread(data.thread);
+      // New threads land in the Inbox: show it at once, then list the folder exactly.
+      if ((this.folder == null || this.folder === "inbox") && !store.listIds.includes(data.thread.id)) store.listIds.push(data.thread.id);
+      this.refreshList();
       const account = data.thread.client_account_id;
       if (account != null && !store.accounts.has(account)) this.later("people", 300, () => this.refreshPeople());
+    } else if (type === "thread.updated") {
+      store.upsertThread(data.thread);
+      this.refreshList();
+    } else if (type === "thread.unread") {
+      const thread = store.threads.get(data.thread_id);
+      if (thread) thread.unread = data.unread;
+      this.readSent.delete(data.thread_id);
+      this.refreshList();
+    } else if (type === "thread.deleted") {
+      store.dropThread(data.thread_id);
+      this.selection.delete(data.thread_id);
+      if (data.thread_id === this.currentId) this.notFound = true;
+      this.refreshList();
     } else if (type === "scheduled.updated") {
       this.scheduled.set(data.scheduled.id, data.scheduled);
     } else if (type === "typing") {
@@ -574,6 +775,7 @@ export class App {
     if (accountId != null) fields.client_account_id = accountId;
     const { thread, message } = await this.conn.request("thread.create", fields);
     this.store.upsertThread(thread);
+    if (!this.store.listIds.includes(thread.id)) this.store.listIds.push(thread.id);
     this.store.upsertMessage(message);
     location.hash = `#/t/${thread.id}`;
   }
@@ -594,7 +796,22 @@ export class App {
     document.title = `${unread ? `(${unread}) ` : ""}${subject ? `${subject} · ` : ""}${t.appName}`;
     this.renderBanner();
     this.notifyButton.hidden = !this.notifier.canAsk();
-    renderThreadList(this.threadList, store, this.currentId, this.drafts);
+    renderThreadList(this.threadList, store, this.currentId, {
+      drafts: this.drafts,
+      selection: this.folder != null ? this.selection : null,
+      onSelect: (id, on) => this.select(id, on),
+      loadMore: () => this.loadMore().catch(() => {}),
+    });
+    if (this.folderParts) renderFolders(this.folderParts.list, this.folderCounts, this.folder);
+    if (this.folder != null) this.renderBulk();
+    this.threadList.hidden = this.search != null;
+    this.results.hidden = this.search == null;
+    if (this.search) {
+      renderResults(this.results, store, this.search, {
+        clear: () => this.clearSearch(),
+        more: () => this.runSearch(null, true),
+      });
+    }
     if (this.view === "thread") this.renderConversation();
   }
 

@@ -9,6 +9,9 @@ export class Store {
     this.people = new Map();
     this.accounts = new Map();
     this.threads = new Map();
+    // The listed folder's threads, in the server's order, and the cursor of its next page.
+    this.listIds = [];
+    this.listCursor = null;
     this.previews = new Map();
     this.messages = new Map();
     this.loaded = new Set();
@@ -31,17 +34,39 @@ export class Store {
     return this.people.get(userId)?.name;
   }
 
-  setThreads(threads) {
-    this.threads = new Map(threads.map((thread) => [thread.id, thread]));
+  /** Threads as a list answered them (with the caller's `unread`). */
+  mergeThreads(threads) {
+    for (const thread of threads) this.threads.set(thread.id, { ...this.threads.get(thread.id), ...thread });
   }
 
+  setList(ids, cursor) {
+    this.listIds = ids;
+    this.listCursor = cursor;
+  }
+
+  /** A thread from an event: events carry no `unread` (thread.updated) or the creator's view. */
   upsertThread(thread) {
     const known = this.threads.get(thread.id);
     this.threads.set(thread.id, known ? { ...known, ...thread, unread: known.unread } : thread);
   }
 
+  dropThread(threadId) {
+    this.threads.delete(threadId);
+    this.previews.delete(threadId);
+    this.messages.delete(threadId);
+    this.listIds = this.listIds.filter((id) => id !== threadId);
+  }
+
+  /** The listed threads, newest activity first (live messages move a thread up). */
   sortedThreads() {
-    return [...this.threads.values()].sort((a, b) => (b.last_message_id || 0) - (a.last_message_id || 0) || b.id - a.id);
+    const listed = new Set(this.listIds);
+    return [...this.threads.values()]
+      .filter((thread) => listed.has(thread.id))
+      .sort((a, b) => (b.last_message_id || 0) - (a.last_message_id || 0) || b.id - a.id);
+  }
+
+  staffMembers() {
+    return [...this.people.values()].filter((u) => u.role === "owner" || u.role === "manager" || u.role === "staff");
   }
 
   totalUnread() {

@@ -37,13 +37,35 @@ function previewText(store, message) {
   return `${message.kind === "note" ? `${t.note} · ` : ""}${who}: ${body}`;
 }
 
-export function renderThreadList(list, store, currentId, drafts) {
+/** Staff marks on a row: urgent, follow-up, assignee and labels. */
+function inboxMarks(store, thread) {
+  if (!store.isStaff) return null;
+  const marks = [];
+  if (thread.urgent) marks.push(h("span", { class: "mark urgent" }, t.urgent));
+  if (thread.follow_up_due) marks.push(h("span", { class: "mark due" }, t.followUpDue));
+  else if (thread.follow_up_at) marks.push(h("span", { class: "mark waiting" }, t.followUpAt(formatShort(thread.follow_up_at))));
+  else if (thread.snoozed) marks.push(h("span", { class: "mark waiting" }, t.waitingForClient));
+  for (const label of thread.labels || []) marks.push(h("span", { class: "mark label" }, label));
+  if (thread.assignee_id != null) {
+    const name = store.name(thread.assignee_id) || t.unknownUser;
+    marks.push(h("span", { class: "mark assignee", title: t.assignedTo(name) }, avatar(name, "tiny"), h("span", { class: "visually-hidden" }, t.assignedTo(name)), h("span", { "aria-hidden": "true" }, name)));
+  }
+  return marks.length ? h("span", { class: "row-marks" }, marks) : null;
+}
+
+/**
+ * options: drafts (thread id → text), selection (a Set of ids, staff) and onSelect(id, on),
+ * loadMore() when the folder has another page.
+ */
+export function renderThreadList(list, store, currentId, options) {
+  const { drafts, selection, onSelect, loadMore } = options;
   const threads = store.sortedThreads();
   if (threads.length === 0) {
-    replace(list, h("li", { class: "empty" }, t.noThreads));
+    replace(list, h("li", { class: "empty" }, store.isStaff ? t.emptyFolder : t.noThreads));
     return;
   }
-  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.threadId : null;
+  const active = document.activeElement;
+  const focused = list.contains(active) ? (active.dataset.threadId ? `a[data-thread-id="${active.dataset.threadId}"]` : active.dataset.selectId ? `input[data-select-id="${active.dataset.selectId}"]` : null) : null;
   replace(
     list,
     threads.map((thread) => {
@@ -52,9 +74,20 @@ export function renderThreadList(list, store, currentId, drafts) {
       const preview = store.previews.get(thread.id);
       const draft = drafts.get(thread.id);
       const current = thread.id === currentId;
+      const picked = selection?.has(thread.id);
       return h(
         "li",
-        {},
+        { class: `thread-item${picked ? " picked" : ""}${thread.urgent && store.isStaff ? " urgent" : ""}` },
+        selection
+          ? h("input", {
+              type: "checkbox",
+              class: "row-select",
+              checked: picked,
+              "aria-label": t.selectThread(`${who} — ${thread.subject}`),
+              dataset: { selectId: thread.id },
+              onchange: (event) => onSelect(thread.id, event.target.checked),
+            })
+          : null,
         h(
           "a",
           {
@@ -85,12 +118,14 @@ export function renderThreadList(list, store, currentId, drafts) {
               ),
               unread ? h("span", { class: "badge", "aria-label": t.unreadCount(unread) }, String(unread)) : null,
             ),
+            inboxMarks(store, thread),
           ),
         ),
       );
     }),
+    store.listCursor ? h("li", { class: "more" }, h("button", { type: "button", class: "button ghost small wide", onclick: loadMore }, t.loadMore)) : null,
   );
-  if (focused) list.querySelector(`a[data-thread-id="${focused}"]`)?.focus();
+  if (focused) list.querySelector(focused)?.focus();
 }
 
 /** Up and down arrows move between threads. */
