@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { formatSize, upload } from "./attachments.js";
 import { bulkToolbar } from "./bulk.js";
+import { renderClientCard } from "./clientcard.js";
 import { Connection } from "./connection.js";
 import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
 import { h, replace, uuid } from "./dom.js";
@@ -14,7 +15,10 @@ import { newThreadForm } from "./newthread.js";
 import { renderScheduled, schedulePanel } from "./schedule.js";
 import { Notifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
+import { ReplyOptions } from "./replyoptions.js";
 import { renderResults, searchForm } from "./search.js";
+import { Suggest } from "./suggest.js";
+import { templatePanel } from "./templates.js";
 import { Store } from "./store.js";
 import { avatar, enableArrowKeys, renderThreadList } from "./threadlist.js";
 
@@ -39,6 +43,10 @@ export class App {
     this.selection = new Set();
     this.bulkKey = null;
     this.search = null;
+    this.tasks = new Map(); // message id → its task
+    this.acks = new Map(); // message id → Map(user id → when), for messages asking for acknowledgement
+    this.cardOpen = false;
+    this.card = null;
     this.renderQueued = false;
     this.refreshTimers = {};
     this.readSent = new Map();
@@ -202,6 +210,17 @@ export class App {
         )
       : null;
     this.composerLabel = h("label", { for: "composer", class: "visually-hidden" }, t.messageLabel);
+    this.replyOptions = this.store.isStaff ? new ReplyOptions(this.store) : null;
+    this.templateButton = this.store.isStaff
+      ? h(
+          "button",
+          { type: "button", class: "button ghost attach", "aria-label": t.templates, title: t.templates, "aria-expanded": "false", onclick: () => this.toggleTemplates() },
+          h("span", { class: "template-icon", "aria-hidden": "true" }),
+        )
+      : null;
+    this.templatePlace = h("div", { class: "template-place" });
+    this.noticeLine = h("p", { class: "composer-notice", role: "status" });
+    this.suggest = new Suggest(this.composer, this.suggestSources(), () => this.onComposerInput());
     this.form = h(
       "form",
       { class: "composer-form", "aria-label": t.reply },
@@ -215,14 +234,19 @@ export class App {
             h("label", { for: "kind-note" }, t.internalNote),
           )
         : null,
+      this.replyOptions?.element,
       this.stagedList,
       this.schedulePlace,
-      h("div", { class: "compose-row" }, this.attachButton, this.fileInput, this.composerLabel, this.composer, this.scheduleButton, this.sendButton),
+      this.templatePlace,
+      this.noticeLine,
+      this.suggest.list,
+      h("div", { class: "compose-row" }, this.attachButton, this.templateButton, this.fileInput, this.composerLabel, this.composer, this.scheduleButton, this.sendButton),
       h("p", { id: "composer-hint", class: "visually-hidden" }, t.composerHint),
     );
     for (const input of this.modeInputs) input.addEventListener("change", () => this.updateMode());
     this.composer.addEventListener("input", () => this.onComposerInput());
     this.composer.addEventListener("keydown", (event) => {
+      if (this.suggest.handleKey(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.form.requestSubmit();
@@ -232,14 +256,20 @@ export class App {
       event.preventDefault();
       this.send();
     });
+    this.cardButton = this.store.isStaff
+      ? h("button", { type: "button", class: "button ghost small card-button", "aria-expanded": "false", "aria-controls": "client-card", onclick: () => this.toggleCard() }, t.clientCard)
+      : null;
+    this.cardAside = h("aside", { class: "client-card", id: "client-card", "aria-labelledby": "card-title", hidden: true });
     this.conversation = h(
       "section",
       { class: "conversation", "aria-labelledby": "conv-title" },
-      h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub)),
-      this.messageList,
-      this.typingLine,
-      this.scheduledBox,
-      this.form,
+      h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub), this.cardButton),
+      h(
+        "div",
+        { class: "conv-body" },
+        h("div", { class: "conv-main" }, this.messageList, this.typingLine, this.scheduledBox, this.form),
+        this.cardAside,
+      ),
     );
     this.updateMode();
   }
@@ -253,6 +283,128 @@ export class App {
     this.form.classList.toggle("note-mode", note);
     this.composer.placeholder = note ? t.notePlaceholder : t.messagePlaceholder;
     this.sendButton.textContent = note ? t.addNote : t.send;
+    this.replyOptions?.setNote(note);
+  }
+
+  // ---- the reply bar's helpers (staff): templates, quick replies, mentions; the client card ----
+
+  suggestSources() {
+    if (!this.store.isStaff) return {};
+    return {
+      "/": {
+        label: t.quickReplies,
+        fetch: async (query) => {
+          const { quick_replies } = await this.conn.request("quick_reply.list", { prefix: query });
+          return quick_replies.map((reply) => ({ label: `/${reply.shortcut.replace(/^\//, "")}`, detail: reply.name, value: reply.shortcut }));
+        },
+        pick: async (item) => {
+          try {
+            const answer = await this.conn.request("quick_reply.expand", { shortcut: item.value, ...(this.currentId != null ? { thread_id: this.currentId } : {}) });
+            return answer.body;
+          } catch (error) {
+            this.noticeLine.textContent = error.code === "offline" ? t.offline : error.message;
+            return null;
+          }
+        },
+      },
+    };
+  }
+
+  toggleTemplates() {
+    if (this.templatePlace.firstChild) {
+      this.closeTemplates();
+      return;
+    }
+    const thread = this.store.threads.get(this.currentId);
+    if (!thread) return;
+    const panel = templatePanel(
+      this.conn,
+      thread,
+      (body, note) => {
+        const before = this.composer.value.trim() ? `${this.composer.value.replace(/\s+$/, "")}\n\n` : "";
+        this.composer.value = before + body;
+        this.noticeLine.textContent = note;
+        this.closeTemplates();
+        this.onComposerInput();
+        this.composer.focus();
+      },
+      () => {
+        this.closeTemplates();
+        this.composer.focus();
+      },
+    );
+    replace(this.templatePlace, panel);
+    this.templateButton.setAttribute("aria-expanded", "true");
+  }
+
+  closeTemplates() {
+    replace(this.templatePlace);
+    this.templateButton?.setAttribute("aria-expanded", "false");
+  }
+
+  toggleCard() {
+    this.cardOpen = !this.cardOpen;
+    this.card = null;
+    this.cardFor = null;
+    if (this.cardOpen) this.loadCard();
+    this.render();
+  }
+
+  async loadCard() {
+    const thread = this.store.threads.get(this.currentId);
+    if (!this.cardOpen || thread?.client_account_id == null) return;
+    this.cardFor = thread.client_account_id;
+    try {
+      const card = await this.conn.request("client.card", { client_account_id: thread.client_account_id });
+      if (this.store.threads.get(this.currentId)?.client_account_id === card.client.id) this.card = card;
+    } catch (error) {
+      this.noticeLine.textContent = error.code === "offline" ? t.offline : error.message;
+    }
+    this.render();
+  }
+
+  // ---- tasks and acknowledgements on messages ----------------------------------------------------
+
+  async loadTasks(threadId) {
+    const { tasks } = await this.conn.request("tasks", { thread_id: threadId, status: "all", limit: 100 });
+    for (const task of tasks) this.tasks.set(task.message_id, task);
+    this.render();
+  }
+
+  async setTaskDone(task, done) {
+    try {
+      const answer = await this.conn.request("task.update", { task_id: task.id, done });
+      this.tasks.set(answer.task.message_id, answer.task);
+    } catch (error) {
+      alert(error.code === "offline" ? t.offline : error.message);
+    }
+    this.render();
+  }
+
+  acksOf(message) {
+    let found = this.acks.get(message.id);
+    if (!found) {
+      this.acks.set(message.id, (found = new Map()));
+      this.conn.request("message.acks", { message_id: message.id }).then(
+        ({ acks }) => {
+          for (const ack of acks) found.set(ack.user_id, ack.at);
+          this.render();
+        },
+        () => this.acks.delete(message.id),
+      );
+    }
+    return found;
+  }
+
+  async acknowledge(message) {
+    try {
+      const { acks } = await this.conn.request("message.ack", { message_id: message.id });
+      const found = this.acksOf(message);
+      for (const ack of acks) found.set(ack.user_id, ack.at);
+    } catch (error) {
+      alert(error.code === "offline" ? t.offline : error.message);
+    }
+    this.render();
   }
 
   // ---- routing ---------------------------------------------------------------------------------
@@ -493,6 +645,7 @@ export class App {
         this.stickToBottom = true;
       }
       await this.loadScheduled(threadId);
+      await this.loadTasks(threadId);
       const { readers } = await api.readers(threadId);
       for (const reader of readers) this.store.markRead(threadId, reader.user_id, reader.message_id, reader.read_at);
     } catch (error) {
@@ -570,6 +723,10 @@ export class App {
       this.refreshList();
       const account = data.thread.client_account_id;
       if (account != null && !store.accounts.has(account)) this.later("people", 300, () => this.refreshPeople());
+    } else if (type === "task.updated") {
+      this.tasks.set(data.task.message_id, data.task);
+    } else if (type === "message.acked") {
+      this.acks.get(data.message_id)?.set(data.user_id, data.at);
     } else if (type === "thread.updated") {
       store.upsertThread(data.thread);
       this.refreshList();
@@ -758,7 +915,9 @@ export class App {
     const body = this.composer.value;
     const files = this.staged.filter((item) => item.id);
     if ((!body.trim() && files.length === 0) || this.currentId == null) return;
-    this.outbox.add(this.currentId, body, this.kind, files);
+    this.outbox.add(this.currentId, body, this.kind, files, this.replyOptions?.values() || {});
+    this.replyOptions?.reset();
+    this.noticeLine.textContent = "";
     this.staged = [];
     this.renderStaged();
     this.composer.value = "";
@@ -863,7 +1022,23 @@ export class App {
       },
       saveEdit: () => this.saveEdit(),
       deleteMessage: (message) => this.deleteMessage(message),
+      tasks: this.tasks,
+      setTaskDone: (task, done) => this.setTaskDone(task, done),
+      acks: (message) => this.acksOf(message),
+      ack: (message) => this.acknowledge(message),
     });
+    this.replyOptions?.setThread(thread);
+    const withCard = this.cardOpen && thread?.client_account_id != null;
+    this.cardAside.hidden = !withCard;
+    if (this.cardButton) {
+      this.cardButton.hidden = thread?.client_account_id == null;
+      this.cardButton.setAttribute("aria-expanded", String(withCard));
+    }
+    if (withCard) {
+      if (this.card && this.card.client.id !== thread.client_account_id) this.card = null;
+      if (this.cardFor !== thread.client_account_id) this.later("card", 0, () => this.loadCard());
+      renderClientCard(this.cardAside, this.card, this.currentId, () => this.toggleCard());
+    }
     this.focusEdit = false;
     this.stickToBottom = false;
     this.keepOffset = false;

@@ -3,7 +3,7 @@
 
 import { renderAttachments } from "./attachments.js";
 import { h, replace } from "./dom.js";
-import { formatDay, formatFull, formatTime, joinNames, t } from "./i18n.js";
+import { formatDate, formatDay, formatFull, formatTime, joinNames, t } from "./i18n.js";
 import { renderBody, renderEmbeds } from "./richtext.js";
 import { avatar } from "./threadlist.js";
 
@@ -64,15 +64,52 @@ function messageActions(store, message, actions) {
   );
 }
 
+/** The task a message carries: who, by when, and a box to tick it done (staff, or the client it is for). */
+function taskBar(store, task, actions) {
+  const name = task.assignee_id === store.me.id ? t.you : store.name(task.assignee_id) || t.unknownUser;
+  const label = `${t.taskFor(name)}${task.due_on ? ` · ${t.dueOn(formatDate(task.due_on))}` : ""}`;
+  const mayTick = store.isStaff || task.assignee_id === store.me.id;
+  return h(
+    "div",
+    { class: `task-bar${task.done_at ? " done" : ""}` },
+    h("input", {
+      type: "checkbox",
+      id: `task-${task.id}`,
+      checked: Boolean(task.done_at),
+      disabled: !mayTick,
+      onchange: (event) => actions.setTaskDone(task, event.target.checked),
+    }),
+    h("label", { for: `task-${task.id}` }, h("span", { class: "task-tag" }, t.task), " ", label),
+  );
+}
+
+/** An urgent message asking for acknowledgement: who acknowledged, and the button for the others. */
+function ackLine(store, message, actions) {
+  if (!message.ack_requested || message.deleted_at) return null;
+  const acks = actions.acks(message);
+  const names = [...acks.keys()].map((id) => (id === store.me.id ? t.you : store.name(id) || t.unknownUser));
+  const mine = message.author_id === store.me.id;
+  return h(
+    "p",
+    { class: "ack-line" },
+    names.length ? t.acknowledgedBy(joinNames(names)) : mine ? t.waitingForAck : null,
+    !mine && !acks.has(store.me.id) ? h("button", { type: "button", class: "button primary small", onclick: () => actions.ack(message) }, t.acknowledge) : null,
+  );
+}
+
 function messageElement(store, message, grouped, withReceipt, actions) {
   const editing = actions.editing?.id === message.id;
   const mine = message.author_id === store.me.id;
   const note = message.kind === "note";
   const author = mine ? t.you : store.name(message.author_id) || t.unknownUser;
+  const task = actions.tasks.get(message.id);
+  const privateWith = message.private_to != null ? (mine ? store.name(message.private_to) : t.you) || t.unknownUser : null;
+  // Marks force a header even on a grouped message, so they are never lost.
+  const marked = message.urgent || privateWith;
   return h(
     "article",
     {
-      class: `msg${mine ? " mine" : ""}${note ? " note" : ""}${grouped ? " grouped" : ""}`,
+      class: `msg${mine ? " mine" : ""}${note ? " note" : ""}${grouped ? " grouped" : ""}${message.urgent ? " urgent" : ""}${privateWith ? " private" : ""}`,
       dataset: { messageId: message.id, kind: message.kind },
       "aria-label": `${note ? `${t.internalNote}, ` : ""}${author}, ${formatTime(message.created_at)}`,
     },
@@ -80,17 +117,21 @@ function messageElement(store, message, grouped, withReceipt, actions) {
     h(
       "div",
       { class: "bubble" },
-      grouped
+      grouped && !marked
         ? null
         : h(
             "header",
             { class: "msg-head" },
             h("span", { class: "author" }, author),
             note ? h("span", { class: "note-tag" }, t.internalNote) : null,
+            message.urgent ? h("span", { class: "urgent-tag" }, t.urgent) : null,
+            privateWith ? h("span", { class: "private-tag" }, t.privateWith(privateWith)) : null,
             h("time", { datetime: message.created_at, title: formatFull(message.created_at) }, formatTime(message.created_at)),
           ),
       editing ? editForm(message, actions) : messageBody(message),
       message.edited_at && !message.deleted_at && !editing ? h("span", { class: "edited" }, `(${t.edited})`) : null,
+      task && !message.deleted_at ? taskBar(store, task, actions) : null,
+      ackLine(store, message, actions),
     ),
     editing ? null : messageActions(store, message, actions),
     withReceipt ? receipt(store, message.thread_id, message) : null,

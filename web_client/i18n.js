@@ -141,6 +141,35 @@ const TEXT = {
     searchResults: (n, more) => (n === 0 ? "No messages found." : `${n}${more ? "+" : ""} message${n === 1 ? "" : "s"} found`),
     clearSearch: "Clear search",
     moreResults: "More results",
+    messageOptions: "Message options",
+    askAck: "Ask to acknowledge",
+    private: "Private",
+    privateTo: "Private to",
+    privateWith: (name) => `Private · ${name}`,
+    task: "Task",
+    taskFor: (name) => `for ${name}`,
+    taskAssignee: "Task for",
+    taskDue: "Task due on",
+    dueOn: (day) => `due ${day}`,
+    acknowledge: "Acknowledge",
+    acknowledgedBy: (names) => `Acknowledged by ${names}`,
+    waitingForAck: "Waiting for acknowledgement",
+    clientCard: "Client card",
+    closeCard: "Close the client card",
+    clientSince: (when) => `Client since ${when}`,
+    contacts: "Contacts",
+    inactive: "inactive",
+    conversationsCount: (n) => (n === 1 ? "1 conversation" : `${n} conversations`),
+    states: { inbox: "Inbox", archived: "Archived", trash: "Trash", spam: "Spam" },
+    templates: "Templates",
+    close: "Close",
+    insert: "Insert",
+    noTemplates: "No templates yet. Add some in Settings.",
+    firmWide: "Firm",
+    personal: "Mine",
+    fillIn: (labels) => `Fill in: ${labels}.`,
+    unknownValues: (names) => `Not known for this client: ${names}`,
+    quickReplies: "Quick replies",
     roles: { owner: "Owner", manager: "Manager", staff: "Staff", client: "Client", bot: "Bot" },
   },
   fr: {
@@ -283,6 +312,35 @@ const TEXT = {
     searchResults: (n, more) => (n === 0 ? "Aucun message trouvé." : `${n}${more ? "+" : ""} message${n > 1 ? "s" : ""} trouvé${n > 1 ? "s" : ""}`),
     clearSearch: "Effacer la recherche",
     moreResults: "Plus de résultats",
+    messageOptions: "Options du message",
+    askAck: "Demander un accusé de lecture",
+    private: "Privé",
+    privateTo: "Privé pour",
+    privateWith: (name) => `Privé · ${name}`,
+    task: "Tâche",
+    taskFor: (name) => `pour ${name}`,
+    taskAssignee: "Tâche pour",
+    taskDue: "Tâche à faire pour le",
+    dueOn: (day) => `échéance ${day}`,
+    acknowledge: "J’en ai pris connaissance",
+    acknowledgedBy: (names) => `Lu et confirmé par ${names}`,
+    waitingForAck: "En attente de confirmation de lecture",
+    clientCard: "Fiche client",
+    closeCard: "Fermer la fiche client",
+    clientSince: (when) => `Client depuis ${when}`,
+    contacts: "Contacts",
+    inactive: "inactif",
+    conversationsCount: (n) => `${n} conversation${n > 1 ? "s" : ""}`,
+    states: { inbox: "Boîte de réception", archived: "Archivée", trash: "Corbeille", spam: "Indésirable" },
+    templates: "Modèles",
+    close: "Fermer",
+    insert: "Insérer",
+    noTemplates: "Aucun modèle pour l’instant. Ajoutez-en dans les Réglages.",
+    firmWide: "Cabinet",
+    personal: "Perso",
+    fillIn: (labels) => `À renseigner : ${labels}.`,
+    unknownValues: (names) => `Inconnu pour ce client : ${names}`,
+    quickReplies: "Réponses rapides",
     roles: { owner: "Associé", manager: "Responsable", staff: "Collaborateur", client: "Client", bot: "Robot" },
   },
 };
@@ -315,6 +373,12 @@ export function formatShort(iso) {
   const when = new Date(iso);
   const now = new Date();
   return when.toDateString() === now.toDateString() ? timeFormat.format(when) : dayFormat.format(when);
+}
+
+/** A calendar day ("2026-12-01", no time zone) as the locale writes it. */
+export function formatDate(day) {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", year: "numeric" }).format(new Date(year, month - 1, date));
 }
 
 export function formatDay(iso) {

@@ -36,8 +36,9 @@ export class Outbox {
     return this.items.length;
   }
 
-  add(threadId, body, kind, attachments = []) {
-    this.items.push({ client_msg_id: uuid(), thread_id: threadId, body, kind, attachments, state: "queued", error: null });
+  /** options: the send op's urgent, ack_requested, private_to and task. */
+  add(threadId, body, kind, attachments = [], options = {}) {
+    this.items.push({ client_msg_id: uuid(), thread_id: threadId, body, kind, attachments, options, state: "queued", error: null });
     this.save();
     this.flush();
   }
@@ -72,6 +73,7 @@ export class Outbox {
           const fields = { thread_id: item.thread_id, body: item.body, client_msg_id: item.client_msg_id };
           if (item.kind === "note") fields.kind = "note";
           if (item.attachments?.length) fields.attachment_ids = item.attachments.map((a) => a.id);
+          Object.assign(fields, item.options);
           const result = await this.connection.request("send", fields);
           this.confirm(item.client_msg_id);
           this.onSent(result.message);
