@@ -1,4 +1,4 @@
-// The HTTP API calls the web client makes (login, who am I, names, previews, read markers).
+// The HTTP API calls the web client makes (login, who am I, names, previews, read markers, settings).
 
 export class HttpError extends Error {
   constructor(status, code, message) {
@@ -31,4 +31,13 @@ export const api = {
   people: () => call("GET", "/api/people"),
   messages: (ids) => call("GET", `/api/messages?ids=${ids.join(",")}`),
   readers: (threadId) => call("GET", `/api/threads/${threadId}/readers`),
+  notificationSettings: () => call("GET", "/api/notifications/settings"),
+  saveNotificationSettings: (change) => call("PATCH", "/api/notifications/settings", change),
+  templates: () => call("GET", "/api/templates"),
+  createTemplate: (template) => call("POST", "/api/templates", template),
+  updateTemplate: (id, template) => call("PUT", `/api/templates/${id}`, template),
+  deleteTemplate: (id) => call("DELETE", `/api/templates/${id}`),
+  users: () => call("GET", "/api/users"),
+  createUser: (user) => call("POST", "/api/users", user),
+  updateUser: (id, change) => call("PATCH", `/api/users/${id}`, change),
 };

@@ -1,11 +1,12 @@
 // The signed-in app: the staff inbox or the client portal (same screens, role-aware), kept live over
 // one WebSocket. Routes live in the URL hash: #/ (list), #/t/ID (a thread), #/new (a new thread),
-// #/f/NAME (a staff folder).
+// #/f/NAME (a staff folder), #/settings/SECTION.
 
 import { api } from "./api.js";
 import { formatSize, upload } from "./attachments.js";
 import { bulkToolbar } from "./bulk.js";
 import { renderClientCard } from "./clientcard.js";
+import { renderMyTasks } from "./mytasks.js";
 import { Connection } from "./connection.js";
 import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
 import { h, replace, uuid } from "./dom.js";
@@ -17,6 +18,7 @@ import { Notifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { ReplyOptions } from "./replyoptions.js";
 import { renderResults, searchForm } from "./search.js";
+import { settingsPage } from "./settings.js";
 import { Suggest } from "./suggest.js";
 import { templatePanel } from "./templates.js";
 import { Store } from "./store.js";
@@ -46,6 +48,8 @@ export class App {
     this.tasks = new Map(); // message id → its task
     this.acks = new Map(); // message id → Map(user id → when), for messages asking for acknowledgement
     this.cardOpen = false;
+    this.myTasks = new Map(); // a client's own tasks: open ones, and those ticked since the page opened
+    this.taskMessages = new Map();
     this.card = null;
     this.renderQueued = false;
     this.refreshTimers = {};
@@ -122,12 +126,14 @@ export class App {
     this.results = h("div", { class: "search-results", hidden: true });
     this.searchBox = searchForm(this.store, (fields) => this.runSearch(fields), () => this.clearSearch());
     this.folderParts = staff ? folderColumn((source) => this.setSource(source)) : null;
+    this.tasksBox = staff ? null : h("section", { class: "my-tasks", "aria-labelledby": "my-tasks-title", hidden: true });
     this.notifyButton = h(
       "button",
-      { type: "button", class: "button ghost small", "aria-label": t.enableNotifications, title: t.enableNotifications, onclick: () => this.notifier.ask().then(() => this.render()) },
+      { type: "button", class: "button ghost small", "aria-label": t.enableNotifications, title: t.enableNotifications, onclick: () => this.notifier.ask().then(() => this.showNotifyButton()) },
       h("span", { class: "bell", "aria-hidden": "true" }),
       h("span", { class: "label-wide" }, t.enableNotifications),
     );
+    this.showNotifyButton();
     this.pane = h("main", { id: "main", class: "pane", tabindex: "-1" });
     this.layout = h(
       "div",
@@ -143,6 +149,7 @@ export class App {
           h("a", { href: "#/new", class: "button primary small", "aria-label": t.newThread, title: t.newThread }, h("span", { "aria-hidden": "true" }, "+"), t.newShort),
         ),
         this.searchBox.form,
+        this.tasksBox,
         this.bulkPlace,
         this.listStatus,
         this.threadList,
@@ -162,6 +169,7 @@ export class App {
           h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), t.appName),
           h("span", { class: "spacer" }),
           this.notifyButton,
+          h("a", { href: "#/settings", class: "button ghost small", "aria-label": t.settings, title: t.settings }, h("span", { class: "gear", "aria-hidden": "true" }), h("span", { class: "label-wide" }, t.settings)),
           h(
             "span",
             { class: "me", title: t.signedInAs(this.me.name) },
@@ -371,10 +379,27 @@ export class App {
     this.render();
   }
 
+  async loadMyTasks() {
+    if (this.store.isStaff) return;
+    const { tasks } = await this.conn.request("tasks", { status: "open", limit: 100 });
+    for (const task of tasks) this.myTasks.set(task.id, task);
+    await this.loadTaskMessages();
+  }
+
+  async loadTaskMessages() {
+    const ids = [...this.myTasks.values()].map((task) => task.message_id).filter((id) => !this.taskMessages.has(id));
+    for (let at = 0; at < ids.length; at += 100) {
+      const { messages } = await api.messages(ids.slice(at, at + 100));
+      for (const message of messages) this.taskMessages.set(message.id, message);
+    }
+    this.render();
+  }
+
   async setTaskDone(task, done) {
     try {
       const answer = await this.conn.request("task.update", { task_id: task.id, done });
       this.tasks.set(answer.task.message_id, answer.task);
+      if (this.myTasks.has(answer.task.id)) this.myTasks.set(answer.task.id, answer.task);
     } catch (error) {
       alert(error.code === "offline" ? t.offline : error.message);
     }
@@ -407,6 +432,12 @@ export class App {
     this.render();
   }
 
+  /** Offered while the browser may still ask; checked at start and after the user's click only, so the
+   * button does not vanish under the pointer when the permission changes elsewhere. */
+  showNotifyButton() {
+    this.notifyButton.hidden = !this.notifier.canAsk();
+  }
+
   // ---- routing ---------------------------------------------------------------------------------
 
   route(byUser) {
@@ -428,6 +459,11 @@ export class App {
       this.renderNow();
       if (byUser) this.convTitle.focus();
       this.markRead();
+    } else if (location.hash.startsWith("#/settings")) {
+      this.view = "settings";
+      this.currentId = null;
+      replace(this.pane, settingsPage(this.me, location.hash.split("/")[2]));
+      if (byUser) this.pane.querySelector("h2")?.focus();
     } else if (location.hash === "#/new") {
       this.view = "new";
       this.currentId = null;
@@ -439,6 +475,7 @@ export class App {
       replace(this.pane, h("div", { class: "empty-pane" }, h("div", { class: "empty-art", "aria-hidden": "true" }), h("p", {}, t.noThreadSelected)));
     }
     this.layout.classList.toggle("has-detail", this.view !== "list");
+    this.layout.classList.toggle("settings-mode", this.view === "settings");
     this.render();
   }
 
@@ -452,6 +489,7 @@ export class App {
       return; // the connection dropped; the next onReady tries again
     }
     this.outbox.flush();
+    this.loadMyTasks().catch(() => {});
     if (this.currentId != null) await this.loadThread(this.currentId);
     this.render();
   }
@@ -725,6 +763,11 @@ export class App {
       if (account != null && !store.accounts.has(account)) this.later("people", 300, () => this.refreshPeople());
     } else if (type === "task.updated") {
       this.tasks.set(data.task.message_id, data.task);
+      if (!store.isStaff && (this.myTasks.has(data.task.id) || (data.task.assignee_id === this.me.id && !data.task.done_at))) {
+        this.myTasks.set(data.task.id, data.task);
+        if (data.task.assignee_id !== this.me.id) this.myTasks.delete(data.task.id);
+        this.loadTaskMessages().catch(() => {});
+      }
     } else if (type === "message.acked") {
       this.acks.get(data.message_id)?.set(data.user_id, data.at);
     } else if (type === "thread.updated") {
@@ -954,7 +997,6 @@ export class App {
     const subject = this.currentId != null ? store.threads.get(this.currentId)?.subject : null;
     document.title = `${unread ? `(${unread}) ` : ""}${subject ? `${subject} · ` : ""}${t.appName}`;
     this.renderBanner();
-    this.notifyButton.hidden = !this.notifier.canAsk();
     renderThreadList(this.threadList, store, this.currentId, {
       drafts: this.drafts,
       selection: this.folder != null ? this.selection : null,
@@ -963,6 +1005,10 @@ export class App {
     });
     if (this.folderParts) renderFolders(this.folderParts.list, this.folderCounts, this.folder);
     if (this.folder != null) this.renderBulk();
+    if (this.tasksBox) {
+      const tasks = [...this.myTasks.values()].sort((a, b) => (a.due_on || "9999").localeCompare(b.due_on || "9999") || a.id - b.id);
+      renderMyTasks(this.tasksBox, store, tasks, this.taskMessages, (task, done) => this.setTaskDone(task, done));
+    }
     this.threadList.hidden = this.search != null;
     this.results.hidden = this.search == null;
     if (this.search) {
