@@ -4,12 +4,13 @@ deleted, and (owners only) the team: add someone, change a role, deactivate."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Page, expect
 
 from chatd.services.context import Services
 from protocol.values import Role
-from tests.support import ChatdProcess, new_firm
+from tests.support import ChatdProcess, http, new_firm
 from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
 
 
@@ -95,3 +96,77 @@ async def test_settings_for_notifications_templates_and_the_team(server: ChatdPr
         for page in (owner, paul_page):
             unexpected = [e for e in page.errors if "401" not in e and "400" not in e]  # type: ignore[attr-defined]
             assert unexpected == [], unexpected  # sign-in asks /api/me first; the bad template answered 400
+
+
+async def test_automatic_emails_rules_and_their_drafts(server: ChatdProcess, services: Services) -> None:
+    firm = await new_firm(services, "Villas Martin")
+    owner = await services.directory.create_user(
+        firm_id=firm.id, email="olivia@villas.test", name="Olivia Martin", role=Role.OWNER, password=PASSWORD
+    )
+    clients = [
+        await services.directory.create_user(
+            firm_id=firm.id, email=f"{name.split()[0].lower()}@villas.test", name=name, role=Role.CLIENT, password=None
+        )
+        for name in ("Dupont SCI", "Marc Blanc")
+    ]
+    arrival = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    async with await http(server.base_url) as api:
+        api.headers["Authorization"] = f"Bearer {(await services.directory.create_token(owner.id))[1]}"
+        template = {"name": "Your arrival", "body": "Hello {{ client.name }}, see you on {{ event.date }}."}
+        assert (await api.post("/api/templates", json=template)).status_code == 201
+        for n, client in enumerate(clients):
+            event = {
+                "client_account_id": client.client_account_id,
+                "kind": "arrival",
+                "date": arrival,
+                "reference": f"B-{n}",
+            }
+            assert (await api.post("/api/client-events", json=event)).status_code == 201
+    async with chromium() as browser:
+        _, page = await new_page(browser, server.base_url, width=1280, height=900)
+        await log_in(page, owner.email)
+        await settings(page, "Automatic emails")
+        await page.get_by_label("Name", exact=True).fill("Three days before arrival")
+        await page.get_by_label("When").fill("3")
+        await page.get_by_label("Before or after").select_option(label="Before")
+        await page.get_by_label("Event").select_option(label="Arrival")
+        await page.get_by_label("Templates").select_option(label="Your arrival")
+        await page.get_by_role("button", name="Add the rule").click()
+        await expect(page.get_by_role("status").filter(has_text="Three days before arrival was added.")).to_be_visible()
+        # The daily job runs at once after a new rule, in the server: look again until its drafts are there.
+        waiting = page.get_by_text("2 drafts waiting")
+        for _ in range(40):
+            await (
+                page.get_by_role("navigation", name="Settings sections")
+                .get_by_role("link", name="Automatic emails")
+                .click()
+            )
+            try:
+                await expect(waiting).to_be_visible(timeout=500)
+                break
+            except AssertionError:
+                continue
+        await expect(waiting).to_be_visible()
+        await expect(page.get_by_role("listitem").filter(has_text="Three days before arrival")).to_contain_text(
+            "3 days before: Arrival"
+        )
+        await page.get_by_role("button", name="Show the drafts of Three days before arrival").click()
+        drafts = page.get_by_role("list", name="Drafts of Three days before arrival")
+        dupont = drafts.get_by_role("listitem").filter(has_text="Dupont SCI")
+        text = dupont.get_by_role("textbox")
+        await expect(text).to_have_value(f"Hello Dupont SCI, see you on {arrival}.")
+        await text.fill(f"Hello Dupont SCI, see you on {arrival}. The keys are at the desk.")
+        await screenshot(page, "settings-automatic")
+        await dupont.get_by_role("button", name="Send").click()
+        await expect(page.get_by_role("status").filter(has_text="Sent to Dupont SCI.")).to_be_visible()
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.get_by_role("button", name="Send all the drafts of Three days before arrival").click()
+        await expect(page.get_by_role("status").filter(has_text="1 sent.")).to_be_visible()
+
+        await page.get_by_role("link", name="Back to conversations").click()
+        await page.get_by_label("Source").select_option(label="Automatic emails")
+        rows = page.get_by_role("navigation").locator(".thread-list a.thread-row")
+        await expect(rows).to_have_count(2)
+        await expect(rows.filter(has_text="Dupont SCI")).to_contain_text("The keys are at the desk.")
+        unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
+        assert unexpected == [], unexpected

@@ -40,4 +40,11 @@ export const api = {
   users: () => call("GET", "/api/users"),
   createUser: (user) => call("POST", "/api/users", user),
   updateUser: (id, change) => call("PATCH", `/api/users/${id}`, change),
+  eventKinds: () => call("GET", "/api/client-events/kinds"),
+  rules: () => call("GET", "/api/automatic-emails/rules"),
+  createRule: (rule) => call("POST", "/api/automatic-emails/rules", rule),
+  changeRule: (id, change) => call("PATCH", `/api/automatic-emails/rules/${id}`, change),
+  sendAll: (id) => call("POST", `/api/automatic-emails/rules/${id}/send-all`),
+  drafts: (ruleId) => call("GET", `/api/automatic-emails/drafts?rule_id=${ruleId}`),
+  sendDraft: (id, edit) => call("POST", `/api/automatic-emails/drafts/${id}/send`, edit),
 };

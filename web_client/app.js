@@ -462,7 +462,7 @@ export class App {
     } else if (location.hash.startsWith("#/settings")) {
       this.view = "settings";
       this.currentId = null;
-      replace(this.pane, settingsPage(this.me, location.hash.split("/")[2]));
+      replace(this.pane, settingsPage(this.me, this.store, location.hash.split("/")[2]));
       if (byUser) this.pane.querySelector("h2")?.focus();
     } else if (location.hash === "#/new") {
       this.view = "new";

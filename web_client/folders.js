@@ -4,7 +4,7 @@ import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
 
 export const FOLDERS = ["inbox", "unread", "follow_up", "assigned", "urgent", "archived", "trash", "spam"];
-const SOURCES = ["portal", "email", "sms", "api", "bulk"];
+const SOURCES = ["portal", "email", "sms", "api", "bulk", "automatic"];
 
 /** The folder column: build once, then renderFolders() with each new count. */
 export function folderColumn(onSource) {

@@ -1,7 +1,9 @@
-// Settings (#/settings/SECTION): notifications for everyone; templates for staff; the team for owners.
+// Settings (#/settings/SECTION): notifications for everyone; templates and automatic emails for staff;
+// the team for owners.
 // Each section loads from and saves to the HTTP API, and says plainly what was saved or refused.
 
 import { api } from "./api.js";
+import { automaticEmails } from "./autoemails.js";
 import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -10,11 +12,16 @@ const CHANNELS = ["in_app", "email", "sms"];
 
 export function settingsSections(me) {
   const staff = me.role !== "client";
-  return [["notifications", t.notificationsTitle], staff ? ["templates", t.templates] : null, me.role === "owner" ? ["team", t.team] : null].filter(Boolean);
+  return [
+    ["notifications", t.notificationsTitle],
+    staff ? ["templates", t.templates] : null,
+    staff ? ["automatic", t.automaticEmails] : null,
+    me.role === "owner" ? ["team", t.team] : null,
+  ].filter(Boolean);
 }
 
 /** The settings page for one section; `section` falls back to the first one. */
-export function settingsPage(me, section) {
+export function settingsPage(me, store, section) {
   const sections = settingsSections(me);
   const current = sections.find(([name]) => name === section) ? section : sections[0][0];
   const body = h("div", { class: "settings-body" });
@@ -28,13 +35,32 @@ export function settingsPage(me, section) {
       h(
         "nav",
         { class: "settings-nav", "aria-label": t.settingsSections },
-        h("ul", { role: "list" }, sections.map(([name, label]) => h("li", {}, h("a", { href: `#/settings/${name}`, "aria-current": name === current ? "page" : null }, label)))),
+        h("ul", { role: "list" }, sections.map(([name, label]) =>
+            h(
+              "li",
+              {},
+              h(
+                "a",
+                {
+                  href: `#/settings/${name}`,
+                  "aria-current": name === current ? "page" : null,
+                  // The open section's link loads it again (the queue of drafts fills in the background).
+                  onclick: (event) => {
+                    if (location.hash !== `#/settings/${name}`) return;
+                    event.preventDefault();
+                    window.dispatchEvent(new HashChangeEvent("hashchange"));
+                  },
+                },
+                label,
+              ),
+            ),
+          )),
       ),
       body,
     ),
   );
-  const build = { notifications: notificationSettings, templates: templateSettings, team: teamSettings }[current];
-  build(body, me).catch((error) => replace(body, h("p", { class: "form-error", role: "alert" }, error.message)));
+  const build = { notifications: notificationSettings, templates: templateSettings, automatic: automaticEmails, team: teamSettings }[current];
+  build(body, me, store).catch((error) => replace(body, h("p", { class: "form-error", role: "alert" }, error.message)));
   return page;
 }
 
