@@ -213,3 +213,17 @@ async def test_search_highlights_hits_and_filters_by_author(inbox: Inbox) -> Non
     await expect(page.get_by_role("heading", name="Unpaid invoice")).to_be_visible()
     await page.get_by_role("button", name="Clear search").click()
     await expect(rows(page).first).to_be_visible()
+
+
+async def test_the_inbox_fits_a_phone(inbox: Inbox, server: ChatdProcess) -> None:
+    context, page = await new_page(inbox.anne.context.browser, server.base_url, width=390, height=780)  # type: ignore[arg-type]
+    await log_in(page, "anne@roux.test")
+    await expect(folder(page, "Inbox")).to_be_visible()
+    await expect(rows(page).first).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing sticks out sideways"
+    await screenshot(page, "phone-inbox")
+    await rows(page).first.click()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    await expect(page.get_by_role("region", name="Folders")).to_be_hidden()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing sticks out sideways"
+    await context.close()
