@@ -43,6 +43,8 @@ from chatd.clock import Clock, OffsetClock, SystemClock
 from chatd.config import Settings
 from chatd.hub import Hub
 from chatd.logcontext import RequestIdMiddleware
+from chatd.revocations import Revocations
+from chatd.revocations import sweep as revocation_sweep
 from chatd.services import attachments as attachments_module
 from chatd.services import events as rendering
 from chatd.services import generated_emails as generated_emails_module
@@ -94,9 +96,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
             return await event_store.settled_event_id(conn)
 
     passwords = Passwords()
-    directory = Directory(db, clock, passwords)
+    revocations = Revocations(broker)
+    directory = Directory(db, clock, passwords, revocations)
     attachments = Attachments(db, clock, settings)
-    bot_service = Bots(db, clock, directory)
+    bot_service = Bots(db, clock, directory, revocations)
     throttles: Throttles = (
         RedisThrottles(settings.redis_url, settings.requests_per_second, TYPING_INTERVAL_S)
         if settings.redis_url
@@ -128,13 +131,22 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
     jobs.every("follow-ups", settings.scheduler_tick_s, inbox_service.follow_ups_due)
     jobs.every("urgent-renotify", settings.scheduler_tick_s, inbox_service.renotify_due)
+    hub = Hub(load_events, newest_event_id)
+    auth = Auth(db, settings, clock, passwords, revocations)
+
+    async def revalidate_sessions() -> None:
+        closed = await revocation_sweep(hub, auth.live_credentials)
+        if closed:
+            logger.info("closed %d sessions whose credentials no longer work", closed)
+
+    jobs.every("revalidate-sessions", settings.revalidate_s, revalidate_sessions)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
-        auth=Auth(db, settings, clock, passwords),
+        auth=auth,
         directory=directory,
-        team=Team(db, directory),
+        team=Team(db, directory, revocations),
         conversations=conversations,
         attachments=attachments,
         templates=templates,
@@ -145,7 +157,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         tasks=tasks,
         inbox=inbox_service,
         search=Search(db),
-        hub=Hub(load_events, newest_event_id),
+        hub=hub,
         broker=broker,
         throttles=throttles,
         bots=bot_service,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -20,6 +22,7 @@ from starlette.datastructures import Headers
 from chatd import errors
 from chatd.clock import Clock
 from chatd.config import Settings
+from chatd.revocations import LOGINS, Revocations, login_credential, token_credential, token_id_of
 from storage import Database
 from storage import directory as store
 from storage.directory import Account
@@ -30,6 +33,8 @@ SESSION_COOKIE = "chatd_session"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 TOKEN_PREFIX = "chatd_"  # noqa: S105 (a recognisable prefix, not a secret)
 MIN_PASSWORD_CHARS = 8
+# Credentials checked per query (bound parameters stay well under every database's limit).
+_CHUNK = 500
 
 
 def digest(secret: str) -> str:
@@ -57,9 +62,21 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account: Account
+    # A browser login (which needs an Origin check), or an API token.
+    via_cookie: bool
+    # Which login session or token it is (chatd.revocations).
+    credential: str
+
+
 class Auth:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, passwords: Passwords) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, passwords: Passwords, revocations: Revocations
+    ) -> None:
         self._db = db
+        self._revocations = revocations
         self._settings = settings
         self._clock = clock
         self._passwords = passwords
@@ -91,6 +108,7 @@ class Auth:
         async with self._db.write() as conn:
             await store.set_password_hash(conn, account.user.id, new_hash)
             await store.delete_login_sessions(conn, account.user.id)
+        self._revocations.revoke(account.user.id, LOGINS)
         return await self._open_login(account.user.id)
 
     async def _open_login(self, user_id: int) -> str:
@@ -103,20 +121,24 @@ class Auth:
         return self._signer.dumps(secret)
 
     async def logout(self, cookie: str) -> None:
-        secret = self._unsign(cookie)
-        if secret is not None:
+        """End the cookie's login session, and close the sockets it opened."""
+        caller = await self.from_cookie(cookie)
+        if caller is not None:
             async with self._db.write() as conn:
-                await store.delete_login_session(conn, digest(secret))
+                await store.delete_login_session(conn, caller.credential.removeprefix(LOGINS))
+            self._revocations.revoke(caller.account.user.id, caller.credential)
 
-    async def from_cookie(self, cookie: str) -> Account | None:
+    async def from_cookie(self, cookie: str) -> Caller | None:
         secret = self._unsign(cookie)
         if secret is None:
             return None
         async with self._db.read() as conn:
             account = await store.account_for_login_session(conn, digest(secret), self._clock.now())
-        return account if account is not None and account.active else None
+        if account is None or not account.active:
+            return None
+        return Caller(account, True, login_credential(digest(secret)))
 
-    async def from_token(self, token: str) -> Account | None:
+    async def from_token(self, token: str) -> Caller | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
         now = self._clock.now()
@@ -129,22 +151,35 @@ class Auth:
         if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
             async with self._db.write() as conn:
                 await store.touch_api_token(conn, token_id, now)
-        return account
+        return Caller(account, False, token_credential(token_id))
 
-    async def authenticate(self, headers: Headers, cookies: dict[str, str]) -> tuple[Account, bool] | None:
-        """The caller's account and whether it came by cookie (which needs an Origin check)."""
+    async def authenticate(self, headers: Headers, cookies: dict[str, str]) -> Caller | None:
+        """The caller: a bearer token if the request has one, else the session cookie."""
         authorization = headers.get("authorization", "")
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer":
                 return None
-            account = await self.from_token(token.strip())
-            return None if account is None else (account, False)
+            return await self.from_token(token.strip())
         cookie = cookies.get(SESSION_COOKIE)
         if cookie:
-            account = await self.from_cookie(cookie)
-            return None if account is None else (account, True)
+            return await self.from_cookie(cookie)
         return None
+
+    async def live_credentials(self, credentials: Collection[str]) -> set[str]:
+        """Those of the credentials (chatd.revocations) that still let their user in."""
+        logins = [c.removeprefix(LOGINS) for c in credentials if c.startswith(LOGINS)]
+        tokens = [token_id_of(c) for c in credentials if not c.startswith(LOGINS)]
+        now = self._clock.now()
+        live: set[str] = set()
+        async with self._db.read() as conn:
+            for start in range(0, len(logins), _CHUNK):
+                found = await store.live_login_sessions(conn, logins[start : start + _CHUNK], now)
+                live.update(login_credential(h) for h in found)
+            for start in range(0, len(tokens), _CHUNK):
+                found_ids = await store.live_api_tokens(conn, tokens[start : start + _CHUNK], now)
+                live.update(token_credential(i) for i in found_ids)
+        return live
 
     def origin_allowed(self, origin: str | None, host: str | None, secure: bool) -> bool:
         """Exact match against the allowlist, or the server's own origin."""

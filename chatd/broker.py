@@ -24,6 +24,8 @@ from chatd.hub import Hub
 logger = logging.getLogger(__name__)
 
 CHANNEL = "chatd:events"
+# How long stopping waits for the outbox to reach Redis.
+_FLUSH_S = 2.0
 
 
 class Broker(Protocol):
@@ -95,6 +97,9 @@ class RedisBroker:
         await self._client.ping()
 
     async def stop(self) -> None:
+        # What is published just before stopping (a revocation from the CLI) still goes out.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox.join(), _FLUSH_S)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -107,6 +112,7 @@ class RedisBroker:
             while True:
                 try:
                     await self._client.publish(CHANNEL, payload)
+                    self._outbox.task_done()
                     break
                 except (RedisError, OSError) as exc:
                     logger.warning("redis publish failed (%s); retrying in %.1fs", exc, backoff)

@@ -45,6 +45,8 @@ class Settings:
     outbound_queue: int = 2_000
     resume_grace_s: float = 1.0
     session_days: int = 30
+    # How often each process re-checks its sessions' credentials, in case a revocation was lost.
+    revalidate_s: int = 30
     cookie_secure: bool = False
     # Tests only: a file holding seconds to add to the system time (chatd.clock.OffsetClock).
     clock_file: Path | None = None
@@ -93,6 +95,7 @@ class Settings:
             max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
             outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),
+            revalidate_s=_int(env, "CHATD_REVALIDATE_S", 30),
             resume_grace_s=_int(env, "CHATD_RESUME_GRACE_MS", 1000) / 1000,
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,

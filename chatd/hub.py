@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from chatd import metrics
+from chatd import metrics, revocations
 from chatd.bus import BusEvent
 from chatd.session import Frame, Session
 from protocol import Codec, codec_for
@@ -86,6 +86,9 @@ class Hub:
 
     def receive(self, event: BusEvent) -> None:
         """Take an event from the broker (this process's or another's); never blocks."""
+        if event.type == revocations.EVENT_TYPE:
+            self._revoke(event)
+            return
         if event.event_id is None:
             self._deliver(event)
             return
@@ -95,6 +98,13 @@ class Hub:
         self._drain()
         if self._pending and self._filler is None:
             self._filler = asyncio.get_running_loop().create_task(self._fill_gaps())
+
+    def _revoke(self, event: BusEvent) -> None:
+        match = str(event.data.get("match", ""))
+        for user_id in event.audience.user_ids:
+            for session in list(self._by_user.get(user_id, ())):
+                if revocations.matches(match, session.credential):
+                    revocations.close(session)
 
     async def catch_up(self) -> None:
         """Deliver from SQL whatever committed events this hub has not seen (after a bus outage)."""

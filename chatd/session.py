@@ -20,8 +20,12 @@ SendFrame = Callable[[Frame], Awaitable[None]]
 
 
 class Session:
-    def __init__(self, account: Account, *, binary: bool, queue_size: int, session_id: str) -> None:
+    def __init__(
+        self, account: Account, *, binary: bool, queue_size: int, session_id: str, credential: str = ""
+    ) -> None:
         user = account.user
+        # What authenticated it (chatd.revocations): a revocation matching it closes the session.
+        self.credential = credential
         self.user_id = user.id
         self.firm_id = user.firm_id
         self.is_client = user.role.is_client

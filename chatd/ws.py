@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatd import compose_ops, errors, inbox_ops
+from chatd import compose_ops, errors, inbox_ops, revocations
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
@@ -63,20 +63,21 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if offered and chosen is None:
         await _deny(websocket, 400, ErrorCode.BAD_REQUEST, f"supported subprotocols: {', '.join(SUBPROTOCOLS)}")
         return
-    found = await services.auth.authenticate(websocket.headers, websocket.cookies)
-    if found is None:
+    caller = await services.auth.authenticate(websocket.headers, websocket.cookies)
+    if caller is None:
         await _deny(websocket, 403, ErrorCode.UNAUTHORIZED, "missing, invalid or revoked credentials")
         return
-    account, via_cookie = found
     secure = websocket.url.scheme == "wss"
-    if via_cookie and not services.auth.origin_allowed(
+    if caller.via_cookie and not services.auth.origin_allowed(
         websocket.headers.get("origin"), websocket.headers.get("host"), secure
     ):
         await _deny(websocket, 403, ErrorCode.UNAUTHORIZED, "origin not allowed")
         return
     await websocket.accept(subprotocol=chosen)
-    source = Source.API if not via_cookie or account.user.role is Role.BOT else Source.PORTAL
-    await Connection(websocket, services, account, codec_for(chosen or JSON_SUBPROTOCOL), source).run()
+    account = caller.account
+    source = Source.API if not caller.via_cookie or account.user.role is Role.BOT else Source.PORTAL
+    codec = codec_for(chosen or JSON_SUBPROTOCOL)
+    await Connection(websocket, services, account, codec, source, caller.credential).run()
 
 
 async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str) -> None:
@@ -87,7 +88,13 @@ async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str
 
 class Connection:
     def __init__(
-        self, websocket: WebSocket, services: Services, account: Account, codec: Codec, source: Source
+        self,
+        websocket: WebSocket,
+        services: Services,
+        account: Account,
+        codec: Codec,
+        source: Source,
+        credential: str,
     ) -> None:
         self.websocket = websocket
         # Where threads this connection opens come from: the web app, or an integration's token.
@@ -97,7 +104,11 @@ class Connection:
         self.codec = codec
         settings = services.settings
         self.session = Session(
-            account, binary=codec.binary, queue_size=settings.outbound_queue, session_id=uuid.uuid4().hex[:12]
+            account,
+            binary=codec.binary,
+            queue_size=settings.outbound_queue,
+            session_id=uuid.uuid4().hex[:12],
+            credential=credential,
         )
         self.session.on_close_request = self.request_close
         self._reader: asyncio.Task[None] | None = None
@@ -114,6 +125,9 @@ class Connection:
         presence: str | None = None
         logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
         try:
+            # A revocation published since the handshake's check found no session to close.
+            if not await self.services.auth.live_credentials([session.credential]):
+                revocations.close(session)
             self._live_from = await self.services.conversations.newest_event_id(self.account)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))

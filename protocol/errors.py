@@ -26,6 +26,7 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001  # server shutting down: reconnect elsewhere and resume
     TOO_BIG = 1009  # a frame over the size limit
     TOO_SLOW = 4001  # the session fell too far behind: reconnect and resume
+    REVOKED = 4003  # logged out, password changed, deactivated, role changed or token revoked: log in again
 
 
 class ProtocolError(Exception):

@@ -372,6 +372,31 @@ async def update_member(
         await conn.execute(update(User).where(User.id == user_id).values(**values))
 
 
+async def live_login_sessions(conn: AsyncConnection, secret_hashes: list[str], now: datetime) -> set[str]:
+    """Those of the login sessions that still let their (active) user in."""
+    rows = await conn.execute(
+        select(LoginSession.secret_hash)
+        .join(User, LoginSession.user_id == User.id)
+        .where(LoginSession.secret_hash.in_(secret_hashes), LoginSession.expires_at > now, User.active.is_(True))
+    )
+    return {row.secret_hash for row in rows}
+
+
+async def live_api_tokens(conn: AsyncConnection, token_ids: list[int], now: datetime) -> set[int]:
+    """Those of the tokens that still let their (active) user in: not revoked, not expired."""
+    rows = await conn.execute(
+        select(ApiToken.id)
+        .join(User, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.id.in_(token_ids),
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            User.active.is_(True),
+        )
+    )
+    return {int(row.id) for row in rows}
+
+
 async def delete_login_sessions(conn: AsyncConnection, user_id: int) -> None:
     """End every login session of the user (a password change, a deactivation)."""
     await conn.execute(delete(LoginSession).where(LoginSession.user_id == user_id))

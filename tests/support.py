@@ -272,9 +272,12 @@ class Firm:
 async def seeder(data_dir: Path, env: dict[str, str]) -> AsyncIterator[Services]:
     settings = Settings.from_env({"CHATD_DATA_DIR": str(data_dir), **database_env(data_dir), **env})
     services = build_services(settings, SystemClock())
+    # Started so that what the seeder revokes reaches the servers' sessions (through Redis if set).
+    await services.broker.start(services.hub)
     try:
         yield services
     finally:
+        await services.broker.stop()
         await services.db.dispose()
 
 

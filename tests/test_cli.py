@@ -13,10 +13,10 @@ import httpx
 from tests.support import ROOT, ChatdProcess, WsClient, chatd_env
 
 
-def chatd(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def chatd(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chatd", *args],
-        env=chatd_env(data_dir),
+        env=chatd_env(data_dir, env),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -24,8 +24,8 @@ def chatd(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def chatd_json(data_dir: Path, *args: str) -> dict[str, Any]:
-    done = chatd(data_dir, *args, "--json")
+def chatd_json(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = chatd(data_dir, *args, "--json", env=env)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

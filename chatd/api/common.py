@@ -54,15 +54,14 @@ def query(request: Request, schema: type[T]) -> T:
 async def account(request: Request) -> Account:
     """The authenticated caller; cookie-authenticated writes must come from an allowed Origin."""
     svc = services(request)
-    found = await svc.auth.authenticate(request.headers, request.cookies)
-    if found is None:
+    caller = await svc.auth.authenticate(request.headers, request.cookies)
+    if caller is None:
         raise errors.Unauthorized("log in or send a bearer token")
-    caller, via_cookie = found
-    if via_cookie and request.method in UNSAFE_METHODS:
+    if caller.via_cookie and request.method in UNSAFE_METHODS:
         secure = request.url.scheme == "https"
         if not svc.auth.origin_allowed(request.headers.get("origin"), request.headers.get("host"), secure):
             raise errors.Unauthorized("origin not allowed")
-    return caller
+    return caller.account
 
 
 def path_id(request: Request, name: str) -> int:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from chatd import errors
 from chatd.clock import Clock
+from chatd.revocations import Revocations
 from chatd.services.directory import Directory
 from protocol.values import BotScope, Role
 from storage import Database
@@ -18,8 +19,9 @@ from storage.directory import Account
 
 
 class Bots:
-    def __init__(self, db: Database, clock: Clock, directory: Directory) -> None:
+    def __init__(self, db: Database, clock: Clock, directory: Directory, revocations: Revocations) -> None:
         self._db = db
+        self._revocations = revocations
         self._clock = clock
         self._directory = directory
 
@@ -75,6 +77,9 @@ class Bots:
                 read_only=read_only,
                 active=active,
             )
+        if scope is not None or read_only is not None or active is False:
+            # Open sessions hold the bot's old scope and write permission: they reconnect with the new.
+            self._revocations.revoke(bot_id)
         return await self.get(owner, bot_id)
 
     async def create_token(

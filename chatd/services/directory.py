@@ -8,6 +8,7 @@ from datetime import datetime
 from chatd import errors
 from chatd.auth import MIN_PASSWORD_CHARS, Passwords, digest, new_api_token
 from chatd.clock import Clock
+from chatd.revocations import Revocations, token_credential
 from protocol.values import BotScope, Role, User
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
@@ -18,8 +19,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Directory:
-    def __init__(self, db: Database, clock: Clock, passwords: Passwords) -> None:
+    def __init__(self, db: Database, clock: Clock, passwords: Passwords, revocations: Revocations) -> None:
         self._db = db
+        self._revocations = revocations
         self._clock = clock
         self._passwords = passwords
 
@@ -110,9 +112,11 @@ class Directory:
             if owner_id is not None and await store.api_token_owner(conn, token_id) != owner_id:
                 raise errors.NotFound(f"token {token_id} not found")
             try:
-                return await store.revoke_api_token(conn, token_id, self._clock.now())
+                user_id = await store.revoke_api_token(conn, token_id, self._clock.now())
             except StorageNotFound:
                 raise errors.NotFound(f"token {token_id} not found") from None
+        self._revocations.revoke(user_id, token_credential(token_id))
+        return user_id
 
     async def find_firm(self, name: str) -> int | None:
         async with self._db.read() as conn:

@@ -7,6 +7,7 @@ Bots are managed apart (chatd.services.bots). Anyone but an owner of the firm is
 from __future__ import annotations
 
 from chatd import errors
+from chatd.revocations import Revocations
 from chatd.services.directory import Directory
 from protocol.values import Role
 from storage import Database
@@ -23,8 +24,9 @@ def _missing(user_id: int | None = None) -> errors.NotFound:
 
 
 class Team:
-    def __init__(self, db: Database, directory: Directory) -> None:
+    def __init__(self, db: Database, directory: Directory, revocations: Revocations) -> None:
         self._db = db
+        self._revocations = revocations
         self._directory = directory
 
     async def members(self, owner: Account) -> list[Member]:
@@ -79,6 +81,9 @@ class Team:
             if active is False:
                 # Reactivating must not bring old browser logins back to life.
                 await store.delete_login_sessions(conn, user_id)
+        if active is False or changes_role:
+            # Open sessions hold the old role's view: they reconnect and get the new one.
+            self._revocations.revoke(user_id)
         return await self.get(owner, user_id)
 
     async def set_active(self, user_id: int, active: bool) -> None:
@@ -89,3 +94,5 @@ class Team:
             await store.update_member(conn, user_id, active=active)
             if not active:
                 await store.delete_login_sessions(conn, user_id)
+        if not active:
+            self._revocations.revoke(user_id)
