@@ -100,10 +100,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     directory = Directory(db, clock, passwords, revocations)
     attachments = Attachments(db, clock, settings)
     bot_service = Bots(db, clock, directory, revocations)
+    limits = (settings.requests_per_second, TYPING_INTERVAL_S, settings.login_attempts_per_minute)
     throttles: Throttles = (
-        RedisThrottles(settings.redis_url, settings.requests_per_second, TYPING_INTERVAL_S)
-        if settings.redis_url
-        else LocalThrottles(settings.requests_per_second, TYPING_INTERVAL_S)
+        RedisThrottles(settings.redis_url, *limits) if settings.redis_url else LocalThrottles(*limits)
     )
     tasks = Tasks(db, broker, clock)
     signatures = Signatures(db, clock)

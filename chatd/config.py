@@ -45,9 +45,15 @@ class Settings:
     outbound_queue: int = 2_000
     resume_grace_s: float = 1.0
     session_days: int = 30
+    # Password attempts (logins, password changes) per client address: a burst of this many, then
+    # this many a minute.
+    login_attempts_per_minute: int = 30
     # How often each process re-checks its sessions' credentials, in case a revocation was lost.
     revalidate_s: int = 30
     cookie_secure: bool = False
+    # permessage-deflate: off unless asked for (compressing attacker-chosen text next to secrets
+    # invites CRIME/BREACH-style guessing, and inflating costs memory per socket).
+    ws_compression: bool = False
     # Tests only: a file holding seconds to add to the system time (chatd.clock.OffsetClock).
     clock_file: Path | None = None
     # How often the scheduler looks for due work.
@@ -95,9 +101,11 @@ class Settings:
             max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
             outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),
+            login_attempts_per_minute=_int(env, "CHATD_LOGIN_ATTEMPTS_PER_MINUTE", 30),
             revalidate_s=_int(env, "CHATD_REVALIDATE_S", 30),
             resume_grace_s=_int(env, "CHATD_RESUME_GRACE_MS", 1000) / 1000,
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            ws_compression=env.get("CHATD_WS_COMPRESSION", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
             scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
             smtp_url=env.get("CHATD_SMTP_URL") or None,

@@ -45,7 +45,7 @@ def serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=15,
         log_level="info",
         access_log=False,  # chatd.logcontext logs each request, with its request id

@@ -1,5 +1,5 @@
-"""Limits that hold per user across every session and process: the request rate limit and the
-typing throttle.
+"""Limits that hold across every session and process: the per-user request rate limit, the typing
+throttle, and the per-address login attempts (slowing password guessing).
 
 With Redis configured every process counts in Redis, so a user with sessions on several
 processes gets one budget. Without it (one process), or while Redis is unreachable, the counts
@@ -51,22 +51,33 @@ class Throttles(Protocol):
         """Whether this typing notice is the first of its interval (and should fan out)."""
         ...
 
+    async def take_login(self, address: str) -> float:
+        """Take one password attempt from the address's budget: 0.0 when granted, else seconds to wait."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class LocalThrottles:
-    def __init__(self, requests_per_second: float, typing_interval_s: float) -> None:
+    def __init__(self, requests_per_second: float, typing_interval_s: float, logins_per_minute: int) -> None:
         self._rate = requests_per_second
         self._typing_interval_s = typing_interval_s
-        self._buckets: dict[int, TokenBucket] = {}
+        self._logins_per_minute = logins_per_minute
+        self._buckets: dict[str, TokenBucket] = {}
         self._typing_sent: dict[tuple[int, int], float] = {}
 
     async def take_request(self, user_id: int) -> float:
-        bucket = self._buckets.get(user_id)
+        return self._take(f"user:{user_id}", self._rate, self._rate)
+
+    async def take_login(self, address: str) -> float:
+        return self._take(f"login:{address}", self._logins_per_minute / 60, self._logins_per_minute)
+
+    def _take(self, key: str, rate: float, burst: float) -> float:
+        bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= _MAX_LOCAL_KEYS:
                 self._buckets.clear()  # forgetting a bucket only refills it early
-            bucket = self._buckets[user_id] = TokenBucket(self._rate)
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
         return bucket.take()
 
     async def first_typing(self, user_id: int, thread_id: int) -> bool:
@@ -85,12 +96,13 @@ class LocalThrottles:
 
 
 class RedisThrottles:
-    def __init__(self, url: str, requests_per_second: float, typing_interval_s: float) -> None:
+    def __init__(self, url: str, requests_per_second: float, typing_interval_s: float, logins_per_minute: int) -> None:
         self._client = redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
         self._take = self._client.register_script(_TAKE)
         self._rate = requests_per_second
+        self._logins_per_minute = logins_per_minute
         self._typing_ms = int(typing_interval_s * 1000)
-        self._local = LocalThrottles(requests_per_second, typing_interval_s)
+        self._local = LocalThrottles(requests_per_second, typing_interval_s, logins_per_minute)
         self._down_until = 0.0
 
     async def take_request(self, user_id: int) -> float:
@@ -101,6 +113,17 @@ class RedisThrottles:
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return await self._local.take_request(user_id)
+        return float(wait)
+
+    async def take_login(self, address: str) -> float:
+        if self._redis_down():
+            return await self._local.take_login(address)
+        per_minute = self._logins_per_minute
+        try:
+            wait = await self._take(keys=[f"chatd:login:{address}"], args=[per_minute / 60, per_minute])
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return await self._local.take_login(address)
         return float(wait)
 
     async def first_typing(self, user_id: int, thread_id: int) -> bool:

@@ -38,7 +38,10 @@ class Codec:
             frame: ClientFrame = self._decoder.decode(payload)
         except msgspec.ValidationError as exc:
             raise self._explain(payload, str(exc)) from None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            # Deep nesting and msgpack strings that are not UTF-8 raise RecursionError and
+            # UnicodeDecodeError, not DecodeError (found by tests/test_fuzz.py): either would have
+            # ended the session with an error in the log.
             raise ProtocolError(ErrorCode.BAD_REQUEST, "undecodable frame") from None
         return frame
 
@@ -50,7 +53,7 @@ class Codec:
         # The strict decode failed: decode loosely to answer with the request id and the right code.
         try:
             loose = self._loose.decode(payload)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             return ProtocolError(ErrorCode.BAD_REQUEST, "undecodable frame")
         if not isinstance(loose, dict):
             return ProtocolError(ErrorCode.BAD_REQUEST, "a frame must be an object")

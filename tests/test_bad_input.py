@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from protocol.values import Role
-from tests.conftest import Cast, Connect, new_id, open_thread
+from tests.conftest import Cast, Connect, new_id, open_thread, own_chatd
 from tests.support import JSON, MSGPACK, ChatdProcess, WsClient, new_firm, seeder
 
 
@@ -194,7 +194,13 @@ async def test_cookie_sessions_need_an_allowed_origin(tmp_path: Path) -> None:
             "null",
             "https://evil.example.test",
             "https://app.example.test.evil.test",
+            "https://evil-app.example.test",
+            "https://evilapp.example.test",
+            "https://app.example.test:8443",
+            "https://app.example.test/",
             "http://app.example.test",
+            f"{process.base_url}.evil.test",
+            f"http://localhost:{process.port}",
         ]
         for origin in allowed:
             headers = {"Cookie": cookie, "Origin": origin}
@@ -206,6 +212,16 @@ async def test_cookie_sessions_need_an_allowed_origin(tmp_path: Path) -> None:
             with pytest.raises(websockets.InvalidStatus) as denied:
                 await websockets.connect(process.ws_url, additional_headers=headers, origin=None)
             assert denied.value.response.status_code == 403, origin
+        # The same allowlist guards the HTTP API's writes made with the cookie.
+        async with httpx.AsyncClient(base_url=process.base_url) as http:
+            for origin in refused:
+                headers = {"Cookie": cookie} | ({"Origin": origin} if origin else {})
+                answer = await http.post("/api/notifications/read", headers=headers, json={})
+                assert answer.status_code == 401, origin
+            allowed_write = await http.post(
+                "/api/notifications/read", headers={"Cookie": cookie, "Origin": allowed[0]}, json={}
+            )
+            assert allowed_write.status_code == 200
     finally:
         process.stop()
 
@@ -227,3 +243,15 @@ async def test_clients_cannot_probe_the_firms_users(cast: Cast, connect: Connect
     missing = await client.call("thread.create", subject="s", body="b", client_msg_id=new_id(), participants=[10**9])
     assert staff_probe["code"] == other_probe["code"] == missing["code"] == "not_found"
     assert (await client.ok("threads"))["threads"] == []
+
+
+async def test_permessage_deflate_is_off_unless_configured(cast: Cast, server: ChatdProcess, tmp_path: Path) -> None:
+    offered = await WsClient.connect(server.ws_url, cast.token(cast.client), compression="deflate")
+    assert "permessage-deflate" in offered.conn.request.headers["Sec-WebSocket-Extensions"]
+    assert offered.conn.response.headers.get("Sec-WebSocket-Extensions") is None
+    await offered.close()
+    async with own_chatd(tmp_path, {"CHATD_WS_COMPRESSION": "1"}) as (compressing, own_cast):
+        client = await WsClient.connect(compressing.ws_url, own_cast.token(own_cast.client), compression="deflate")
+        assert "permessage-deflate" in client.conn.response.headers["Sec-WebSocket-Extensions"]
+        assert await client.ok("ping")
+        await client.close()

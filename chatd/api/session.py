@@ -27,6 +27,7 @@ class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
 async def login(request: Request) -> Response:
     svc = services(request)
     credentials = await body(request, Login)
+    await _take_attempt(request)
     done = await svc.auth.login(credentials.email, credentials.password)
     if done is None:
         raise errors.Unauthorized("wrong email or password")
@@ -39,12 +40,21 @@ async def login(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """Every login session of the caller ends; the caller gets a new one (a fresh cookie)."""
     caller, change = await account(request), await body(request, PasswordChange)
+    await _take_attempt(request)
     cookie = await services(request).auth.change_password(caller, change.current_password, change.new_password)
     if cookie is None:
         raise errors.Forbidden("the current password is wrong")
     response = Response(status_code=204)
     _set_cookie(request, response, cookie)
     return response
+
+
+async def _take_attempt(request: Request) -> None:
+    """Slow password guessing: each address gets a budget of attempts, shared by every process."""
+    address = request.client.host if request.client else "unknown"
+    wait = await services(request).throttles.take_login(address)
+    if wait:
+        raise errors.RateLimited("too many password attempts from this address", round(wait, 3))
 
 
 def _set_cookie(request: Request, response: Response, cookie: str) -> None:

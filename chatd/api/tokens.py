@@ -25,7 +25,8 @@ class NewToken(msgspec.Struct, forbid_unknown_fields=True):
 async def create_token(request: Request) -> Response:
     caller, new = await account(request), await body(request, NewToken)
     target = new.user_id or caller.user.id
-    await _check_may_manage(request, caller, target)
+    if not await _may_manage(request, caller, target):
+        raise errors.NotFound(f"user {target} not found")
     token_id, token = await services(request).directory.create_token(target, new.label)
     return json({"id": token_id, "user_id": target, "token": token}, 201)
 
@@ -36,27 +37,26 @@ async def revoke_token(request: Request) -> Response:
     token_id = path_id(request, "token_id")
     if caller.user.role is Role.OWNER:
         owner = await svc.directory.token_owner(token_id)
-        if owner is None:
+        # Refused as a missing token: whose it is stays unsaid.
+        if owner is None or not await _may_manage(request, caller, owner):
             raise errors.NotFound(f"token {token_id} not found")
-        await _check_may_manage(request, caller, owner)
         await svc.directory.revoke_token(token_id)
     else:
         await svc.directory.revoke_token(token_id, owner_id=caller.user.id)
     return Response(status_code=204)
 
 
-async def _check_may_manage(request: Request, caller: Account, user_id: int) -> None:
+async def _may_manage(request: Request, caller: Account, user_id: int) -> bool:
+    """Callers manage their own tokens; owners also those of the firm's bots."""
     if user_id == caller.user.id:
-        return
+        return True
     target = await services(request).directory.account(user_id)
-    allowed = (
+    return (
         caller.user.role is Role.OWNER
         and target is not None
         and target.user.firm_id == caller.user.firm_id
         and target.user.role is Role.BOT
     )
-    if not allowed:
-        raise errors.NotFound(f"user {user_id} not found")
 
 
 routes = [

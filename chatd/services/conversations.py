@@ -691,7 +691,8 @@ class Conversations:
             message = await visible_message(conn, account, message_id)
             moderator = body is None and user.role in (Role.OWNER, Role.MANAGER)
             if message.value.author_id != user.id and not moderator:
-                raise errors.NotFound(f"message {message_id} not found among yours")
+                # Worded as for a missing message: the refusal tells nothing more.
+                raise errors.NotFound(f"message {message_id} not found")
             if message.value.deleted_at is not None:
                 raise errors.Conflict(f"message {message_id} is deleted")
             try:
