@@ -190,6 +190,23 @@ POLICY: dict[str, Rule] = {
         gated=_gate("forbidden", "manager", "staff", "bot", *CLIENTS),
     ),
     "ws search": Rule(None, EVERYONE, lambda o: {"q": "probe"}, reads=True),
+    "ws signature.get": Rule(None, STAFF, reads=True),
+    "ws mention.suggest": Rule("thread", IN_THREAD, lambda o: {"thread_id": o["thread"]}, reads=True),
+    # Bulk sends start a job (a new id each time, so no two answers are alike): only who may start
+    # one is checked here; accounts of another firm fail in the job's per-account results, as a
+    # missing account does (chatd/services/bulk_sends.py).
+    "ws bulk.send": Rule(
+        None,
+        STAFF,
+        build=lambda o: {
+            "key": uuid.uuid4().hex,
+            "client_account_ids": [o["client_account"]],
+            "subject": "probe",
+            "body": "probe",
+        },
+    ),
+    # No bulk send is made for the probes: this row compares missing ids.
+    "ws bulk.get": Rule("bulk", frozenset(), lambda o: {"bulk_id": o["bulk"]}, reads=True),
 }
 
 
@@ -324,6 +341,22 @@ POLICY.update(
         "GET /api/deliveries": Rule(None, STAFF, reads=True),
         # No delivery of either firm has failed: this row compares two missing ids.
         "POST /api/deliveries/{delivery_id:int}/retry": Rule("delivery", frozenset()),
+        "GET /api/me/signature": _same_as("signature.get"),
+        "PUT /api/me/signature": Rule(None, STAFF, _body({"signature": "probe"})),
+        "GET /api/firm/signature": Rule(None, OWNER, reads=True),
+        "PUT /api/firm/signature": Rule(None, OWNER, _body({"signature": "probe"})),
+        "POST /api/bulk-sends": _same_as(
+            "bulk.send",
+            build=_json(
+                lambda o: {
+                    "key": uuid.uuid4().hex,
+                    "client_account_ids": [o["client_account"]],
+                    "subject": "probe",
+                    "body": "probe",
+                }
+            ),
+        ),
+        "GET /api/bulk-sends/{bulk_id:int}": _same_as("bulk.get", build=NO_BODY),
         # Generated emails (docs/generated_emails.md): staff use them, owners and managers set the
         # rules. No event, rule or draft is made for the probes: those rows compare missing ids.
         "GET /api/client-events": Rule(None, STAFF, reads=True),
@@ -378,6 +411,7 @@ PATH_IDS = {
     "event_id": "client_event",
     "rule_id": "rule",
     "draft_id": "email_draft",
+    "bulk_id": "bulk",
 }
 
 
@@ -454,6 +488,7 @@ async def _objects(
         "client_event": MISSING - 2,
         "rule": MISSING - 3,
         "email_draft": MISSING - 4,
+        "bulk": MISSING - 5,
     }
     ids["task"] = (await author.ok("task.create", message_id=message, assignee_id=users["author"].id))["task"]["id"]
     scheduled = await author.ok("send", thread_id=thread, body="later", client_msg_id=new_id(), send_at=_later())
