@@ -182,3 +182,19 @@ async def test_slash_offers_quick_replies_and_expands_the_chosen_one(pages: Page
     await expect(pages.claire.get_by_role("log").get_by_text("Thanks Claire Morel, well received!")).to_be_visible(
         timeout=SECOND
     )
+
+
+async def test_at_autocompletes_a_teammate_who_sees_the_mention(pages: Pages) -> None:
+    anne, bruno = pages.anne, pages.bruno
+    await composer(anne).press_sequentially("Could @bru")
+    people = anne.get_by_role("listbox", name="People to mention")
+    await expect(people.get_by_role("option")).to_have_count(1)
+    await expect(people.get_by_role("option")).to_contain_text("Bruno Petit")
+    await expect(people.get_by_role("option")).to_contain_text("@bruno.petit")
+    await composer(anne).press("Enter")  # picks the teammate; does not send
+    await expect(composer(anne)).to_have_value("Could @bruno.petit ")
+    await composer(anne).press_sequentially("check the payslips?")
+    await composer(anne).press("Enter")
+    mention = bruno.get_by_role("log").locator(".mention.mention-me", has_text="@bruno.petit")
+    await expect(mention).to_be_visible(timeout=SECOND)
+    await screenshot(bruno, "mention")

@@ -170,3 +170,47 @@ async def test_automatic_emails_rules_and_their_drafts(server: ChatdProcess, ser
         await expect(rows.filter(has_text="Dupont SCI")).to_contain_text("The keys are at the desk.")
         unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
         assert unexpected == [], unexpected
+
+
+async def test_signatures_are_set_in_settings_and_end_messages(server: ChatdProcess, services: Services) -> None:
+    firm = await new_firm(services, "Cabinet Roche")
+    owner = await services.directory.create_user(
+        firm_id=firm.id, email="olivia@roche.test", name="Olivia Roche", role=Role.OWNER, password=PASSWORD
+    )
+    client = await services.directory.create_user(
+        firm_id=firm.id, email="claire@roche.test", name="Claire Morel", role=Role.CLIENT, password=PASSWORD
+    )
+    async with chromium() as browser:
+        _, page = await new_page(browser, server.base_url, width=1280, height=900)
+        await log_in(page, owner.email)
+        await settings(page, "Signature")
+        await page.get_by_label("My signature").fill("**Olivia Roche**, chartered accountant")
+        await page.get_by_role("form", name="Signature", exact=True).get_by_role("button", name="Save").click()
+        await expect(page.locator("#signature-preview")).to_have_text("**Olivia Roche**, chartered accountant")
+        firm_form = page.get_by_role("form", name=re.compile("^The firm.s signature$"))
+        await firm_form.get_by_label(re.compile("legal mentions")).fill("Cabinet Roche SARL, RCS Lyon 123 456 789")
+        await firm_form.get_by_role("button", name="Save").click()
+        await expect(page.locator("#signature-preview")).to_contain_text("RCS Lyon 123 456 789")
+        await screenshot(page, "settings-signature")
+
+        await page.get_by_role("link", name="Back to conversations").click()
+        await page.get_by_role("link", name="New conversation").click()
+        await page.get_by_label("Subject").fill("Engagement letter")
+        await page.get_by_label("Client").select_option(label=client.name)
+        await page.get_by_label("First message").fill("Here is our engagement letter.")
+        await page.get_by_role("button", name="Start conversation").click()
+        log = page.get_by_role("log")
+        await expect(log.locator("article").last).to_contain_text("RCS Lyon 123 456 789")
+        composer = page.get_by_role("textbox", name="Message")
+        under_composer = page.get_by_role("form", name="Reply").locator(".signature-line")
+        await expect(under_composer).to_contain_text("Olivia Roche, chartered accountant Cabinet Roche SARL")
+        await page.get_by_label("Sign", exact=True).uncheck()
+        await composer.fill("Unsigned reminder.")
+        await composer.press("Enter")
+        await expect(log.locator("article", has_text="Unsigned reminder.")).not_to_contain_text("RCS Lyon")
+        await expect(page.get_by_label("Sign", exact=True)).to_be_checked()  # back on for the next message
+        await composer.fill("Signed again.")
+        await composer.press("Enter")
+        await expect(log.locator("article", has_text="Signed again.")).to_contain_text("RCS Lyon 123 456 789")
+        unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
+        assert unexpected == [], unexpected

@@ -228,6 +228,11 @@ export class App {
       : null;
     this.templatePlace = h("div", { class: "template-place" });
     this.noticeLine = h("p", { class: "composer-notice", role: "status" });
+    // Staff messages get their signature from the server; shown here, and left out for one message on request.
+    this.signature = "";
+    this.signatureOn = h("input", { type: "checkbox", id: "signature-on", checked: true });
+    this.signatureText = h("span", { class: "signature-text" });
+    this.signatureLine = h("p", { class: "signature-line", hidden: true }, h("span", { class: "check" }, this.signatureOn, h("label", { for: "signature-on" }, t.addSignature)), this.signatureText);
     this.suggest = new Suggest(this.composer, this.suggestSources(), () => this.onComposerInput());
     this.form = h(
       "form",
@@ -247,6 +252,7 @@ export class App {
       this.schedulePlace,
       this.templatePlace,
       this.noticeLine,
+      this.signatureLine,
       this.suggest.list,
       h("div", { class: "compose-row" }, this.attachButton, this.templateButton, this.fileInput, this.composerLabel, this.composer, this.scheduleButton, this.sendButton),
       h("p", { id: "composer-hint", class: "visually-hidden" }, t.composerHint),
@@ -292,13 +298,40 @@ export class App {
     this.composer.placeholder = note ? t.notePlaceholder : t.messagePlaceholder;
     this.sendButton.textContent = note ? t.addNote : t.send;
     this.replyOptions?.setNote(note);
+    this.showSignature();
+  }
+
+  async loadSignature() {
+    if (!this.store.isStaff || !this.conn.ready) return;
+    try {
+      this.signature = (await this.conn.request("signature.get")).composed;
+    } catch {
+      this.signature = "";
+    }
+    this.showSignature();
+  }
+
+  showSignature() {
+    this.signatureLine.hidden = !this.signature || this.kind === "note";
+    this.signatureText.textContent = this.signature.replace(/[*_`]/g, "").replace(/\s+/g, " "); // a one-line hint, marks aside
+    this.signatureText.title = this.signature;
   }
 
   // ---- the reply bar's helpers (staff): templates, quick replies, mentions; the client card ----
 
   suggestSources() {
-    if (!this.store.isStaff) return {};
+    const mentions = {
+      label: t.mentionSuggestions,
+      fetch: async (query) => {
+        if (this.currentId == null) return [];
+        const { users } = await this.conn.request("mention.suggest", { thread_id: this.currentId, query, limit: 8 });
+        return users.map((user) => ({ label: user.name, detail: `@${user.handle}${user.in_thread ? "" : ` · ${t.notInThread}`}`, value: user.handle }));
+      },
+      pick: async (item) => `@${item.value} `,
+    };
+    if (!this.store.isStaff) return { "@": mentions };
     return {
+      "@": mentions,
       "/": {
         label: t.quickReplies,
         fetch: async (query) => {
@@ -454,6 +487,7 @@ export class App {
       this.composer.value = this.drafts.get(this.currentId) || "";
       this.autoGrow();
       this.loadThread(this.currentId);
+      this.loadSignature(); // it may have changed in Settings
       replace(this.pane, this.conversation);
       this.stickToBottom = true;
       this.renderNow();
@@ -490,6 +524,7 @@ export class App {
     }
     this.outbox.flush();
     this.loadMyTasks().catch(() => {});
+    this.loadSignature();
     if (this.currentId != null) await this.loadThread(this.currentId);
     this.render();
   }
@@ -958,7 +993,10 @@ export class App {
     const body = this.composer.value;
     const files = this.staged.filter((item) => item.id);
     if ((!body.trim() && files.length === 0) || this.currentId == null) return;
-    this.outbox.add(this.currentId, body, this.kind, files, this.replyOptions?.values() || {});
+    const options = this.replyOptions?.values() || {};
+    if (!this.signatureLine.hidden && !this.signatureOn.checked) options.signature = false;
+    this.outbox.add(this.currentId, body, this.kind, files, options);
+    this.signatureOn.checked = true;
     this.replyOptions?.reset();
     this.noticeLine.textContent = "";
     this.staged = [];

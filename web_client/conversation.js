@@ -9,10 +9,12 @@ import { avatar } from "./threadlist.js";
 
 const GROUP_MS = 5 * 60 * 1000;
 
-function messageBody(message) {
+function messageBody(store, message) {
   if (message.deleted_at) return h("p", { class: "body deleted" }, t.deleted);
+  const body = message.body.trim() ? renderBody(message) : null;
+  for (const mention of body?.querySelectorAll(`.mention[data-user-id="${store.me.id}"]`) || []) mention.classList.add("mention-me");
   return [
-    message.body.trim() ? renderBody(message) : null,
+    body,
     renderAttachments(message.attachments),
     renderEmbeds(message, t.video),
   ];
@@ -128,7 +130,7 @@ function messageElement(store, message, grouped, withReceipt, actions) {
             privateWith ? h("span", { class: "private-tag" }, t.privateWith(privateWith)) : null,
             h("time", { datetime: message.created_at, title: formatFull(message.created_at) }, formatTime(message.created_at)),
           ),
-      editing ? editForm(message, actions) : messageBody(message),
+      editing ? editForm(message, actions) : messageBody(store, message),
       message.edited_at && !message.deleted_at && !editing ? h("span", { class: "edited" }, `(${t.edited})`) : null,
       task && !message.deleted_at ? taskBar(store, task, actions) : null,
       ackLine(store, message, actions),

@@ -36,7 +36,7 @@ export class Outbox {
     return this.items.length;
   }
 
-  /** options: the send op's urgent, ack_requested, private_to and task. */
+  /** options: the send op's urgent, ack_requested, private_to, task and signature. */
   add(threadId, body, kind, attachments = [], options = {}) {
     this.items.push({ client_msg_id: uuid(), thread_id: threadId, body, kind, attachments, options, state: "queued", error: null });
     this.save();

@@ -3,7 +3,7 @@
 
 import { h } from "./dom.js";
 
-const TAGS = new Set(["P", "BR", "STRONG", "EM", "S", "DEL", "UL", "OL", "LI", "A", "CODE", "PRE", "BLOCKQUOTE", "HR", "H1", "H2", "H3", "H4", "H5", "H6"]);
+const TAGS = new Set(["P", "BR", "STRONG", "EM", "S", "DEL", "UL", "OL", "LI", "A", "CODE", "PRE", "BLOCKQUOTE", "HR", "H1", "H2", "H3", "H4", "H5", "H6", "SPAN"]);
 const SAFE_URL = /^(https?:|mailto:|tel:)/i;
 
 function copy(node) {
@@ -22,6 +22,12 @@ function copy(node) {
     if (node.title) el.setAttribute("title", node.title);
   }
   if (node.tagName === "OL" && /^\d+$/.test(node.getAttribute("start") || "")) el.setAttribute("start", node.getAttribute("start"));
+  if (node.tagName === "SPAN") {
+    // Only the server's mention spans keep their meaning; any other span is just its text.
+    if (!node.classList.contains("mention") || !/^\d+$/.test(node.dataset.userId || "")) return children;
+    el.className = "mention";
+    el.dataset.userId = node.dataset.userId;
+  }
   for (const child of children.flat()) el.append(child);
   return el;
 }

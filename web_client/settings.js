@@ -14,6 +14,7 @@ export function settingsSections(me) {
   const staff = me.role !== "client";
   return [
     ["notifications", t.notificationsTitle],
+    staff ? ["signature", t.signature] : null,
     staff ? ["templates", t.templates] : null,
     staff ? ["automatic", t.automaticEmails] : null,
     me.role === "owner" ? ["team", t.team] : null,
@@ -59,7 +60,7 @@ export function settingsPage(me, store, section) {
       body,
     ),
   );
-  const build = { notifications: notificationSettings, templates: templateSettings, automatic: automaticEmails, team: teamSettings }[current];
+  const build = { notifications: notificationSettings, signature: signatureSettings, templates: templateSettings, automatic: automaticEmails, team: teamSettings }[current];
   build(body, me, store).catch((error) => replace(body, h("p", { class: "form-error", role: "alert" }, error.message)));
   return page;
 }
@@ -130,6 +131,66 @@ async function notificationSettings(body) {
     }
   });
   replace(body, form);
+}
+
+// ---- signatures ------------------------------------------------------------------------------------
+
+async function signatureSettings(body, me) {
+  const mine = await api.signature();
+  const firm = me.role === "owner" ? await api.firmSignature() : null;
+  const own = h("textarea", { id: "my-signature", rows: "3", maxlength: "2000", value: mine.signature });
+  const composed = h("pre", { class: "signature-preview", id: "signature-preview" }, mine.composed || t.noSignature);
+  const line = status();
+  const form = h(
+    "form",
+    { class: "settings-form", "aria-labelledby": "signature-title" },
+    h("h3", { id: "signature-title" }, t.signature),
+    h("p", { class: "muted" }, t.signatureLead),
+    h("label", { for: "my-signature" }, t.mySignature),
+    own,
+    h("p", { class: "field-title", id: "preview-title" }, t.signaturePreview),
+    composed,
+    h("div", { class: "actions" }, line, h("button", { type: "submit", class: "button primary" }, t.save)),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const answer = await api.saveSignature(own.value);
+      composed.textContent = answer.composed || t.noSignature;
+      saved(line);
+    } catch (error) {
+      failed(line, error);
+    }
+  });
+  replace(body, form, firm ? firmSignatureForm(firm, composed) : null);
+}
+
+function firmSignatureForm(firm, composed) {
+  const signature = h("textarea", { id: "firm-signature", rows: "3", maxlength: "2000", value: firm.signature });
+  const template = h("textarea", { id: "signature-template", rows: "3", maxlength: "2000", value: firm.template });
+  const line = status();
+  const form = h(
+    "form",
+    { class: "settings-form", "aria-labelledby": "firm-signature-title" },
+    h("h3", { id: "firm-signature-title" }, t.firmSignature),
+    h("label", { for: "firm-signature" }, t.firmSignatureText),
+    signature,
+    h("label", { for: "signature-template" }, t.signatureTemplate),
+    template,
+    h("p", { class: "muted" }, t.signatureTemplateHelp),
+    h("div", { class: "actions" }, line, h("button", { type: "submit", class: "button primary" }, t.save)),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api.saveFirmSignature({ signature: signature.value, template: template.value });
+      composed.textContent = (await api.signature()).composed || t.noSignature;
+      saved(line);
+    } catch (error) {
+      failed(line, error);
+    }
+  });
+  return form;
 }
 
 // ---- templates -------------------------------------------------------------------------------------

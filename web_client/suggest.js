@@ -1,4 +1,4 @@
-// Suggestions while typing in the composer (`/shortcut` quick replies): the word
+// Suggestions while typing in the composer (`/shortcut` quick replies, `@handle` mentions): the word
 // being typed is looked up, a list shows under the caret's line, and picking one replaces the word.
 
 import { h, replace } from "./dom.js";
