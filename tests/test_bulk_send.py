@@ -97,6 +97,7 @@ async def test_bulk_send_renders_per_client_and_reports_each_result(
             "fields": [{"name": "year"}],
         }
         template_id = (await http.post("/api/templates", json=template)).json()["template"]["id"]
+        assert (await http.put("/api/me/signature", json={"signature": "*Staff One*"})).status_code == 200
         mine, other = cast.client.client_account_id, cast.other_client.client_account_id
         fields = await http.put(f"/api/client-accounts/{mine}/fields", json={"fields": {"reference": "C-042"}})
         assert fields.status_code == 204
@@ -127,7 +128,8 @@ async def test_bulk_send_renders_per_client_and_reports_each_result(
         }
         assert by_client[999_999]["error"]["code"] == "not_found"
         seen = await client.event("message.created", message__thread_id=by_client[mine]["thread_id"])
-        assert seen["data"]["message"]["body"] == "Hello " + cast.client.name + ", about file C-042 (2025)."
+        expected = "Hello " + cast.client.name + ", about file C-042 (2025).\n\n*Staff One*"  # signed
+        assert seen["data"]["message"]["body"] == expected
         fetched = await http.get(f"/api/bulk-sends/{bulk_id}")
         assert fetched.json()["bulk"]["done"] == 3
     # Only the requester sees a job; clients cannot send in bulk.

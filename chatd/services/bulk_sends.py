@@ -24,8 +24,9 @@ from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services.conversations import Conversations, check_may_write
 from chatd.services.events import personal
+from chatd.services.signatures import append
 from chatd.services.templates import STAFF_ROLES, Templates
-from protocol.values import BulkResult, BulkSend, Source, Template
+from protocol.values import BulkResult, BulkSend, MessageKind, Source, Template
 from storage import Database, Duplicate
 from storage import bulk_sends as store
 from storage import templates as template_store
@@ -143,11 +144,18 @@ class BulkSends:
         bulk_id = stored.value.id
         request = msgspec.json.decode(stored.request, type=BulkRequest)
         try:
+            # The same signature for every thread of the job, read once.
+            signature = (
+                await self._conversations.signatures.sign(account, "", MessageKind.MESSAGE, True)
+                if request.signature
+                else ""
+            )
             async with self._db.read() as conn:
                 handled = await store.handled_clients(conn, bulk_id)
             pending = [c for c in request.client_account_ids if c not in handled]
             for start in range(0, len(pending), BATCH):
-                results = await self._send_batch(account, bulk_id, request, pending[start : start + BATCH])
+                batch = pending[start : start + BATCH]
+                results = await self._send_batch(account, bulk_id, request, signature, batch)
                 async with self._db.write() as conn:
                     await store.record_results(conn, bulk_id, results, self._clock.now())
                     progress = await store.get_bulk(conn, bulk_id)
@@ -165,19 +173,26 @@ class BulkSends:
             logger.exception("bulk send %d stopped; retrying the request with its key resumes it", bulk_id)
 
     async def _send_batch(
-        self, account: Account, bulk_id: int, request: BulkRequest, batch: list[int]
+        self, account: Account, bulk_id: int, request: BulkRequest, signature: str, batch: list[int]
     ) -> list[BulkResult]:
         async with self._db.read() as conn:
             cards = await template_store.client_cards(conn, account.user.firm_id, batch)
             contexts = await self._templates.contexts(conn, account, [c for c in batch if c in cards])
         results = []
         for client_id in batch:
-            results.append(await self._send_one(account, bulk_id, request, client_id, contexts.get(client_id)))
+            context = contexts.get(client_id)
+            results.append(await self._send_one(account, bulk_id, request, signature, client_id, context))
             await asyncio.sleep(0)  # let the other sessions' frames through between threads
         return results
 
     async def _send_one(
-        self, account: Account, bulk_id: int, request: BulkRequest, client_id: int, context: dict[str, Any] | None
+        self,
+        account: Account,
+        bulk_id: int,
+        request: BulkRequest,
+        signature: str,
+        client_id: int,
+        context: dict[str, Any] | None,
     ) -> BulkResult:
         try:
             if context is None:
@@ -190,12 +205,12 @@ class BulkSends:
             thread, _message = await self._conversations.create_thread(
                 account,
                 subject=rendered.subject,
-                body=rendered.body,
+                body=append(rendered.body, signature),
                 client_msg_id=f"bulk-{bulk_id}-{client_id}",
                 client_account_id=client_id,
                 participants=[],
                 source=Source.BULK,
-                signature=request.signature,
+                signature=False,  # appended above
             )
         except errors.ChatdError as exc:
             return BulkResult(
