@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,10 +81,12 @@ async def find_by_key(conn: AsyncConnection, requester_id: int, key: str) -> Sto
 
 
 async def record_results(conn: AsyncConnection, bulk_id: int, results: list[ResultValue], now: datetime) -> None:
-    """Store a batch's outcomes and count them done; the job is done when every client has one."""
+    """Store a batch's outcomes and count them done; the job is done when every client has one.
+    A client's first outcome stays (two processes resuming the same job record each client once)."""
     if results:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         await conn.execute(
-            insert(BulkResult),
+            dialect.insert(BulkResult).on_conflict_do_nothing(),
             [
                 {
                     "bulk_id": bulk_id,
@@ -95,7 +98,8 @@ async def record_results(conn: AsyncConnection, bulk_id: int, results: list[Resu
                 for r in results
             ],
         )
-    await conn.execute(update(BulkSend).where(BulkSend.id == bulk_id).values(done=BulkSend.done + len(results)))
+    handled = select(func.count()).select_from(BulkResult).where(BulkResult.bulk_id == bulk_id).scalar_subquery()
+    await conn.execute(update(BulkSend).where(BulkSend.id == bulk_id).values(done=handled))
     await conn.execute(
         update(BulkSend)
         .where(BulkSend.id == bulk_id, BulkSend.done >= BulkSend.total)

@@ -4,6 +4,8 @@ idempotent by key, with progress to the requester while the server keeps answeri
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ from chatd.services.context import Services
 from protocol.values import Role
 from storage import directory as directory_store
 from tests.conftest import Cast, Connect
-from tests.support import ChatdProcess, WsClient, new_firm
+from tests.support import ChatdProcess, WsClient, new_firm, seeder
 
 CLIENTS = 2000
 
@@ -136,3 +138,40 @@ async def test_bulk_send_renders_per_client_and_reports_each_result(
     staff2 = await connect(cast.token(cast.staff2))
     assert (await staff2.call("bulk.get", bulk_id=bulk_id))["code"] == "not_found"
     assert (await client.call("bulk.send", key="x", client_account_ids=[mine], body="Hi"))["code"] == "not_found"
+
+
+async def test_a_bulk_send_killed_midway_resumes_on_retry_without_doubles(tmp_path: Path) -> None:
+    clients = 300
+    async with seeder(tmp_path, {}) as services:
+        await services.db.migrate()
+        firm = await new_firm(services)
+        token = await firm.token(await firm.user(Role.STAFF))
+        now = services.clock.now()
+        async with services.db.write() as conn:
+            accounts = [
+                await directory_store.create_client_account(conn, firm.id, f"C{i}", now) for i in range(clients)
+            ]
+        process = ChatdProcess(tmp_path)
+        process.start()
+        try:
+            staff = await WsClient.connect(process.ws_url, token)
+            request = {"key": "k", "client_account_ids": accounts, "subject": "Hi", "body": "Hello {{ client.name }}"}
+            bulk_id = (await staff.ok("bulk.send", **request))["bulk"]["id"]
+            await staff.event("bulk.progress", bulk__id=bulk_id, timeout=60)  # a first batch is recorded
+            process.stop(signal.SIGKILL)
+            await staff.close()
+            process.start()
+            staff = await WsClient.connect(process.ws_url, token)
+            resumed = (await staff.ok("bulk.send", **request))["bulk"]
+            assert resumed["id"] == bulk_id
+            assert 0 < resumed["done"] < clients, "killed too late to prove anything"
+            done = await staff.event("bulk.progress", bulk__id=bulk_id, bulk__state="done", timeout=120)
+            results = done["data"]["results"]
+            assert sorted(r["client_account_id"] for r in results) == sorted(accounts)
+            assert all(r["ok"] for r in results)
+            threads = await all_threads(staff)
+            assert len(threads) == clients  # none twice
+            assert {t["id"] for t in threads} == {r["thread_id"] for r in results}
+            await staff.close()
+        finally:
+            process.stop()
