@@ -111,7 +111,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     conversations = Conversations(
         db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications, templates
     )
-    jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s)
+    jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s, on_lag=metrics.SCHEDULER_LAG.set)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
     retention = timedelta(days=settings.event_retention_days)

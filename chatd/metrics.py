@@ -21,8 +21,10 @@ FANOUT_SECONDS = Histogram(
 )
 COMMIT_SECONDS = Histogram("chatd_commit_seconds", "Time of a write transaction's COMMIT", buckets=_LATENCY_BUCKETS)
 BUS_RECONNECTS = Counter("chatd_bus_reconnects_total", "Redis subscriptions made again after being lost")
-# Set by whatever claims scheduled work: how far behind its due time the oldest due item is.
-SCHEDULER_LAG = Gauge("chatd_scheduler_lag_seconds", "How late the oldest due scheduled work is")
+# Set by the scheduler each time it starts a due item (a scheduled send).
+SCHEDULER_LAG = Gauge(
+    "chatd_scheduler_lag_seconds", "How late the most recently started due work was: from its due time to its start"
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

@@ -78,8 +78,11 @@ class DueWork:
         batch: int = 200,
         lease: timedelta = timedelta(minutes=2),
         retry: RetryPolicy | None = None,
+        on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self._db = db
+        # Told, in seconds, how late each claimed item is started (its due time to now).
+        self._on_lag = on_lag
         self._now = now
         self._batch = batch
         self._lease = lease
@@ -123,6 +126,8 @@ class DueWork:
                 item = await due_store.claim_due(conn, kinds, now)
                 if item is None:
                     return False
+                if self._on_lag is not None:
+                    self._on_lag(max(0.0, (now - item.due_at).total_seconds()))
                 outcome = await self._handlers[item.kind](conn, item, now)
                 if isinstance(outcome, Again):
                     await due_store.set_outcome(conn, item.id, now=now, state=due_store.PENDING, due_at=outcome.at)

@@ -22,10 +22,17 @@ Job = Callable[[], Awaitable[object]]
 
 
 class Scheduler:
-    def __init__(self, db: Database, now: Callable[[], datetime], *, tick_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        now: Callable[[], datetime],
+        *,
+        tick_s: float = 1.0,
+        on_lag: Callable[[float], None] | None = None,
+    ) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._tick_s = tick_s
-        self.due = DueWork(db, now)
+        self.due = DueWork(db, now, on_lag=on_lag)
         self._running: set[asyncio.Task[object]] = set()
 
     def every(self, name: str, seconds: float, job: Job, *, at_start: bool = False) -> None:
