@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import platform
 import sys
@@ -47,7 +48,7 @@ class Plan:
 
 PLANS = {
     "smoke": Plan(1, (20,), 0.5, 20, 20, 0.5, 20, 0.5, 10, 2, (("sqlite", 1),), 50, 20, 10),
-    "quick": Plan(3, (100, 1000), 3, 1000, 5, 4, 400, 2, 25, 30, (("sqlite", 1), ("postgresql", 2)), 2000, 500, 100),
+    "quick": Plan(3, (100, 1000), 3, 1000, 5, 4, 400, 2, 10, 30, (("sqlite", 1), ("postgresql", 2)), 2000, 500, 100),
     "full": Plan(
         3,
         (100, 1000, 5000),
@@ -57,7 +58,7 @@ PLANS = {
         8,
         2000,
         4,
-        25,
+        10,
         30,
         (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)),
         10_000,
@@ -143,8 +144,8 @@ class Suite:
             self.sample_load()
             data_dir = self.data_dir(f"idle-{repeat}")
             with chatd_servers(data_dir) as target:
-                room = await fanout.chatd_room(target, data_dir, 50)
-                result = await idle.measure(target, room.receiver_tokens, plan.idle_connections)
+                tokens = await idle.client_tokens(target, data_dir, 50)
+                result = await idle.measure(target, tokens, plan.idle_connections)
                 target.chatd[0].stop(9)
             runs["chatd"].append(result)
             with reference_server() as target:
@@ -189,8 +190,7 @@ WORKLOADS: dict[str, Callable[[Suite], Coroutine[Any, Any, None]]] = {
 }
 
 
-async def run(mode: str, only: list[str], out: Path) -> bool:
-    plan = PLANS[mode]
+async def run(mode: str, plan: Plan, only: list[str], out: Path) -> bool:
     machine.pin_generator()
     limit = machine.raise_fd_limit()
     with tempfile.TemporaryDirectory(prefix="chatd-bench-") as workdir:
@@ -208,7 +208,9 @@ async def run(mode: str, only: list[str], out: Path) -> bool:
         suite.sample_load()
     results = {
         "mode": mode,
-        "command": f"python -m bench run --{mode}" + ("" if len(only) == 4 else f" --only {','.join(only)}"),
+        "command": f"python -m bench run --{mode}"
+        + ("" if len(only) == len(WORKLOADS) else f" --only {','.join(only)}")
+        + ("" if plan.repeats == PLANS[mode].repeats else f" --repeats {plan.repeats}"),
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -239,6 +241,7 @@ def main() -> int:
     for mode in PLANS:
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode)
     cmd.add_argument("--only", default="A,B,C,D", help="comma-separated workloads (default: A,B,C,D)")
+    cmd.add_argument("--repeats", type=int, help="runs per figure (default: 3, --smoke 1)")
     cmd.add_argument("--out", type=Path, default=Path("docs/bench"), help="where results.* go (default: docs/bench)")
     args = parser.parse_args()
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
@@ -250,7 +253,10 @@ def main() -> int:
         import uvloop
 
         runner = uvloop.run
-    correct = runner(run(args.mode or "quick", only, args.out))
+    plan = PLANS[args.mode or "quick"]
+    if args.repeats:
+        plan = dataclasses.replace(plan, repeats=args.repeats)
+    correct = runner(run(args.mode or "quick", plan, only, args.out))
     if not correct:
         say("some workload lost, duplicated or misordered messages: see results.json")
     return 0 if correct else 1

@@ -4,12 +4,22 @@ only exchange heartbeats, per connection. A fresh server each run, so nothing ea
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from bench import machine
 from bench.workload import Target, connect_many
+from protocol.values import Role
+from tests.support import new_firm, seeder
 
 WARM_UP = 20
+
+
+async def client_tokens(target: Target, data_dir: Path, users: int) -> list[str | None]:
+    """Clients, each of their own account: connecting them sends nothing to anyone else."""
+    async with seeder(data_dir, target.chatd[0].env) as services:
+        firm = await new_firm(services)
+        return [await firm.token(await firm.user(Role.CLIENT)) for _ in range(users)]
 
 
 async def measure(target: Target, tokens: list[str | None], connections: int) -> dict[str, Any]:
