@@ -131,7 +131,7 @@ class Connection:
             self._live_from = await self.services.conversations.newest_event_id(self.account)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))
-            presence = await self.services.notifications.session_opened(session.user_id)
+            presence = await self.services.notifications.session_opened(self.account.user)
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
             self._reader = asyncio.create_task(self._read(grace))
             writer = asyncio.create_task(session.write_loop(self._send))
@@ -141,7 +141,7 @@ class Connection:
         finally:
             hub.remove(session)
             if presence is not None:
-                await self.services.notifications.session_closed(presence)
+                await self.services.notifications.session_closed(presence, self.account.user)
             logger.info("session %s closed", session.session_id)
 
     def request_close(self, code: int, reason: str) -> None:

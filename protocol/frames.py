@@ -361,7 +361,7 @@ class Error(msgspec.Struct, tag_field="op", tag="error", kw_only=True, omit_defa
 class Event(msgspec.Struct, tag_field="op", tag="event", kw_only=True, omit_defaults=True):
     type: str
     data: dict[str, Any]
-    # Ephemeral events (typing) carry no event_id and are never stored.
+    # Ephemeral events (typing, presence) carry no event_id and are never stored.
     event_id: int | None = None
 
 
@@ -379,6 +379,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "thread.deleted",
     "task.updated",
     "typing",
+    "presence",
     "scheduled.updated",
     "notification",
     "mention",

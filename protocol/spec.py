@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -102,6 +102,13 @@ class TypingEventData(msgspec.Struct, kw_only=True):
     kind: MessageKind = MessageKind.MESSAGE
 
 
+class PresenceEventData(msgspec.Struct, kw_only=True):
+    """``data`` of presence (ephemeral: no event_id; to staff only)."""
+
+    user_id: int
+    status: Literal["online", "offline"]
+
+
 class ThreadUnreadData(msgspec.Struct, kw_only=True):
     """``data`` of thread.unread (to the user who marked the thread unread)."""
 
@@ -139,6 +146,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "thread.created": ThreadEventData,
     "thread.updated": ThreadEventData,
     "typing": TypingEventData,
+    "presence": PresenceEventData,
     "scheduled.updated": ScheduledEventData,
     "notification": NotificationEventData,
     "mention": MentionEventData,
@@ -291,6 +299,7 @@ def vectors() -> list[dict[str, Any]]:
         ),
         ("thread.created", Event(type="thread.created", event_id=1002, data={"thread": msgspec.to_builtins(thread)})),
         ("typing", Event(type="typing", data={"thread_id": 3, "user_id": 9, "kind": "message"})),
+        ("presence", Event(type="presence", data={"user_id": 9, "status": "online"})),
     ]
     return [_vector("client", name, frame) for name, frame in client] + [
         _vector("server", name, frame) for name, frame in server
@@ -318,6 +327,10 @@ def _message_name(kind: str, op: str) -> str:
     return kind.title() + "".join(part.title() for part in parts)
 
 
+# Events never stored, so without an event_id.
+_EPHEMERAL = frozenset({"typing", "presence"})
+
+
 def _event_schema(event_type: str) -> dict[str, Any]:
     data = EVENT_DATA.get(event_type)
     return {
@@ -326,7 +339,7 @@ def _event_schema(event_type: str) -> dict[str, Any]:
         "properties": {
             "op": {"enum": ["event"]},
             "type": {"enum": [event_type]},
-            "event_id": {"type": "integer"} if event_type != "typing" else {"type": "null"},
+            "event_id": {"type": "null"} if event_type in _EPHEMERAL else {"type": "integer"},
             "data": {"$ref": REF.format(name=data.__name__)} if data else {"type": "object"},
         },
         "required": ["op", "type", "data"],

@@ -308,5 +308,10 @@ async def refresh_sessions(conn: AsyncConnection, process_id: str, now: datetime
 
 
 async def is_connected(conn: AsyncConnection, user_id: int, since: datetime) -> bool:
+    return bool(await live_sessions(conn, user_id, since))
+
+
+async def live_sessions(conn: AsyncConnection, user_id: int, since: datetime) -> int:
+    """The user's sessions, on every process, seen since ``since``."""
     found = await conn.scalar(select(func.count()).where(LiveSession.user_id == user_id, LiveSession.seen_at >= since))
-    return bool(found)
+    return int(found or 0)

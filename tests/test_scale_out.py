@@ -125,3 +125,40 @@ async def test_processes_started_together_on_a_fresh_data_dir_agree(tmp_path: Pa
             process.stop()
         for process in processes:
             assert "Traceback" not in process.log(), process.log()
+
+
+async def test_presence_crosses_processes(tmp_path: Path, pair: tuple[ChatdProcess, ChatdProcess]) -> None:
+    one, two = pair
+    async with seeder(tmp_path, one.env) as services:
+        cast = await make_cast(services)
+    staff = await WsClient.connect(one.ws_url, cast.token(cast.staff))
+    await staff.ok("ping")
+
+    def client_presence() -> list[tuple[str, bool]]:
+        return [
+            (e["data"]["status"], "event_id" in e)
+            for e in staff.events
+            if e["type"] == "presence" and e["data"]["user_id"] == cast.client.id
+        ]
+
+    first_tab = await WsClient.connect(two.ws_url, cast.token(cast.client))
+    await staff.event("presence", user_id=cast.client.id, status="online")
+    # A second session, on the other process, and closing one of the two: still online, no event.
+    second_tab = await WsClient.connect(one.ws_url, cast.token(cast.client))
+    await first_tab.close()
+    await staff.quiet(0.5)
+    assert client_presence() == [("online", False)]
+    await second_tab.close()
+    await staff.event("presence", user_id=cast.client.id, status="offline")
+    assert client_presence() == [("online", False), ("offline", False)]
+
+    # Clients never learn who is connected; staff do not get their own.
+    client = await WsClient.connect(one.ws_url, cast.token(cast.client))
+    await client.ok("ping")
+    colleague = await WsClient.connect(two.ws_url, cast.token(cast.staff2))
+    await staff.event("presence", user_id=cast.staff2.id, status="online")
+    await colleague.ok("ping")
+    assert await client.quiet(0.5, "presence") == []
+    assert [e for e in colleague.events if e["type"] == "presence" and e["data"]["user_id"] == cast.staff2.id] == []
+    for c in (staff, client, colleague):
+        await c.close()

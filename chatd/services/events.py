@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import Audience, BusEvent
 from protocol.values import Message as MessageValue
-from protocol.values import MessageKind, Notification, ScheduledMessage
+from protocol.values import MessageKind, Notification, ScheduledMessage, User
 from protocol.values import Task as TaskValue
 from protocol.values import Thread as ThreadValue
 from storage import events as event_store
@@ -128,6 +128,24 @@ def mention_event(record: EventRecord, message: StoredMessage) -> BusEvent:
         event_id=record.id,
         audience=personal(record.firm_id, record.user_id),
         data={"message": _builtins(message.value), "author_id": record.ref_id},
+    )
+
+
+def presence_event(user: User, *, online: bool) -> BusEvent:
+    """Ephemeral: to the staff of the user's firm who see all its threads, never to clients (a
+    client does not learn who else is connected)."""
+    return BusEvent(
+        type="presence",
+        event_id=None,
+        audience=Audience(
+            firm_id=user.firm_id,
+            all_staff=True,
+            client_account_id=None,
+            user_ids=(),
+            staff_only=True,
+            exclude_user_id=user.id,
+        ),
+        data={"user_id": user.id, "status": "online" if online else "offline"},
     )
 
 

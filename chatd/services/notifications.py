@@ -26,9 +26,9 @@ from chatd.broker import Broker
 from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.mailer import Email, Mailer
-from chatd.services.events import notification_event
+from chatd.services.events import notification_event, presence_event
 from chatd.sms import SmsGateway
-from protocol.values import Channel, NotificationKind, Role
+from protocol.values import Channel, NotificationKind, Role, User
 from protocol.values import Notification as NotificationValue
 from storage import Database
 from storage import due as due_store
@@ -265,22 +265,32 @@ class Notifications:
         link = f"{self._settings.public_url}/?thread={stored.value.thread_id}" if stored.value.thread_id else ""
         return f"{stored.value.summary} {link}".strip()[:300]
 
-    # -- presence: who is connected, so they are not emailed --
+    # -- presence: who is connected, so they are not emailed, and shown online to staff --
 
-    async def session_opened(self, user_id: int) -> str:
-        """Record a connected session; the id to pass to ``session_closed``."""
+    async def session_opened(self, user: User) -> str:
+        """Record a connected session; the id to pass to ``session_closed``. The user's first
+        session, on any process, makes them ``online``."""
         presence_id = uuid.uuid4().hex
+        now = self._clock.now()
         async with self._db.write() as conn:
-            await store.session_opened(conn, presence_id, user_id, self.process_id, self._clock.now())
+            await store.session_opened(conn, presence_id, user.id, self.process_id, now)
+            sessions = await store.live_sessions(conn, user.id, now - PRESENCE_STALE)
+        if sessions == 1:
+            self._broker.publish(presence_event(user, online=True))
         return presence_id
 
-    async def session_closed(self, presence_id: str) -> None:
-        """Forget a session; a failure here only leaves a row that goes stale (logged, not raised)."""
+    async def session_closed(self, presence_id: str, user: User) -> None:
+        """Forget a session; a failure here only leaves a row that goes stale (logged, not raised).
+        The user's last session, on any process, makes them ``offline``."""
         try:
             async with self._db.write() as conn:
                 await store.session_closed(conn, presence_id)
+                sessions = await store.live_sessions(conn, user.id, self._clock.now() - PRESENCE_STALE)
         except Exception:
             logger.warning("could not record the end of session %s", presence_id, exc_info=True)
+            return
+        if sessions == 0:
+            self._broker.publish(presence_event(user, online=False))
 
     async def refresh_presence(self) -> None:
         now = self._clock.now()
