@@ -1,7 +1,7 @@
 """Workload A, room fan-out: one thread, N connected participants, one sender.
 
 Saturation is a closed loop: the sender keeps enough messages in flight that neither server waits
-for the generator (at least 8, and 2,000 deliveries' worth), and sends the next as soon as one has
+for the generator (at least 8, and 20,000 deliveries' worth), and sends the next as soon as one has
 reached all N. Latency is an open loop at a fixed rate. Receivers only count event frames (a
 connection's k-th ``message.created`` is the k-th message sent), so the generator's cost per
 delivery is a few microseconds.
@@ -126,7 +126,7 @@ class Fanout:
         assert self.sender is not None
         run = self.run = Run(len(self.receivers), self.sender, self.room.thread_id, closed_loop=True)
         with machine.measured(self.room.target.pids) as window:
-            for _ in range(max(8, 2000 // len(self.receivers))):
+            for _ in range(max(8, 20_000 // len(self.receivers))):
                 run.send()
             await asyncio.sleep(seconds)
             deliveries = run.deliveries
@@ -138,6 +138,8 @@ class Fanout:
             "messages_per_s": deliveries / len(self.receivers) / window.seconds,
             "server_cpu": window.server_cpu,
             "generator_cpu": window.generator_cpu,
+            "server_starved": window.server_starved,
+            "generator_starved": window.generator_starved,
             "correct": run.correct(),
         }
 
@@ -158,6 +160,8 @@ class Fanout:
             "p99_ms": percentile(run.latencies, 0.99) * 1000,
             "server_cpu": window.server_cpu,
             "generator_cpu": window.generator_cpu,
+            "server_starved": window.server_starved,
+            "generator_starved": window.generator_starved,
             "correct": run.correct(),
         }
 
@@ -169,6 +173,7 @@ def report(label: str, result: dict[str, Any]) -> None:
     say(
         f"    {label}: {result['deliveries_per_s']:,.0f} deliveries/s"
         + (f", p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms" if "p99_ms" in result else "")
-        + f" (server CPU {result['server_cpu']:.0%}, generator CPU {result['generator_cpu']:.0%})"
+        + f" (server CPU {result['server_cpu']:.0%}, generator CPU {result['generator_cpu']:.0%};"
+        + f" waiting for a core: server {result['server_starved']:.0%}, generator {result['generator_starved']:.0%})"
         + ("" if result["correct"] else " LOSS OR DUPLICATE")
     )

@@ -145,6 +145,8 @@ class Day:
             "p99_ms": p99,
             "server_cpu": window.server_cpu,
             "generator_cpu": window.generator_cpu,
+            "server_starved": window.server_starved,
+            "generator_starved": window.generator_starved,
             "drained": drained,
             "complete": complete,
             "kept_up": sent_s < seconds * 1.1,

@@ -65,13 +65,23 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def run_queue_wait(pid: int) -> float:
+    """Seconds the process's main thread has spent runnable but waiting for a core (other
+    processes had it): on a shared machine, the time a process was starved."""
+    with open(f"/proc/{pid}/schedstat") as stat:
+        return int(stat.read().split()[1]) / 1e9
+
+
 @dataclass
 class Window:
-    """Wall time and CPU use (in cores) of the servers and of this generator over a measurement."""
+    """Wall time and CPU use (in cores) of the servers and of this generator over a measurement,
+    and the share of the time each main thread waited for a core."""
 
     seconds: float = 0.0
     server_cpu: float = 0.0
     generator_cpu: float = 0.0
+    server_starved: float = 0.0
+    generator_starved: float = 0.0
 
 
 @contextlib.contextmanager
@@ -79,6 +89,8 @@ def measured(server_pids: list[int]) -> Iterator[Window]:
     window = Window()
     started, own = time.perf_counter(), time.process_time()
     servers = sum(cpu_seconds(pid) for pid in server_pids)
+    waits = [run_queue_wait(pid) for pid in server_pids]
+    own_wait = run_queue_wait(os.getpid())
     try:
         yield window
     finally:
@@ -86,6 +98,11 @@ def measured(server_pids: list[int]) -> Iterator[Window]:
         # Summed over the servers: two processes on two cores can show up to 2.0.
         window.server_cpu = (sum(cpu_seconds(pid) for pid in server_pids) - servers) / window.seconds
         window.generator_cpu = (time.process_time() - own) / window.seconds
+        window.server_starved = (
+            max((run_queue_wait(pid) - before for pid, before in zip(server_pids, waits, strict=True)), default=0.0)
+            / window.seconds
+        )
+        window.generator_starved = (run_queue_wait(os.getpid()) - own_wait) / window.seconds
 
 
 def load_average() -> float:

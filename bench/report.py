@@ -28,27 +28,30 @@ def table(results: dict[str, Any]) -> str:
     ]
     if "A" in results:
         lines += [
-            "| A: room fan-out | chatd | bare websockets | ratio | chatd server CPU | generator CPU (max) |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| A: room fan-out | chatd | bare websockets | ratio | server CPU chatd / websockets "
+            "| generator CPU (max) | waiting for a core: generator (max) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for key, figures in results["A"].items():
             if not key.startswith("saturation_"):
                 continue
             chatd, ref = figures["chatd"], figures["websockets"]
             generator = max(r["generator_cpu"] for f in figures.values() for r in f["runs"])
+            starved = max(r.get("generator_starved", 0.0) for f in figures.values() for r in f["runs"])
             lines.append(
                 f"| N = {int(key.split('_')[1]):,}, deliveries/s at saturation | {chatd['deliveries_per_s']:,.0f} "
                 f"| {ref['deliveries_per_s']:,.0f} | {_ratio(chatd['deliveries_per_s'], ref['deliveries_per_s'])} "
-                f"| {chatd['server_cpu']:.0%} | {generator:.0%} |"
+                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | {generator:.0%} | {starved:.0%} |"
             )
         if "latency" in results["A"]:
             chatd, ref = results["A"]["latency"]["chatd"], results["A"]["latency"]["websockets"]
             generator = max(r["generator_cpu"] for f in (chatd, ref) for r in f["runs"])
+            starved = max(r.get("generator_starved", 0.0) for f in (chatd, ref) for r in f["runs"])
             lines.append(
                 f"| N = {results['plan']['latency_size']:,} at {chatd['deliveries_per_s']:,.0f} deliveries/s, "
                 f"p50 / p99 | {chatd['p50_ms']:.1f} / {chatd['p99_ms']:.1f} ms | {ref['p50_ms']:.1f} / "
-                f"{ref['p99_ms']:.1f} ms | {_ratio(chatd['p99_ms'], ref['p99_ms'])} (p99) | {chatd['server_cpu']:.0%} "
-                f"| {generator:.0%} |"
+                f"{ref['p99_ms']:.1f} ms | {_ratio(chatd['p99_ms'], ref['p99_ms'])} (p99) "
+                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | {generator:.0%} | {starved:.0%} |"
             )
         lines.append("")
     if "B" in results:

@@ -87,27 +87,41 @@ async def storm(target: Target, setup: Setup, clients: int, missed: int, tag: st
 
         readers = [Reader() for _ in range(clients)]
 
-        async def reconnect(i: int) -> RawWs:
-            conn = await RawWs.connect(
-                "127.0.0.1",
-                target.ports[0],
-                "/ws",
-                token=tokens[i],
-                subprotocol=target.subprotocol,
-                on_frame=readers[i].on_frame,
-            )
+        async def reconnect(i: int) -> RawWs | None:
+            try:
+                conn = await RawWs.connect(
+                    "127.0.0.1",
+                    target.ports[0],
+                    "/ws",
+                    token=tokens[i],
+                    subprotocol=target.subprotocol,
+                    on_frame=readers[i].on_frame,
+                )
+            except OSError:  # refused or reset under the storm: counted as dropped
+                return None
             conn.send_text(encode({"op": "resume", "id": 1, "after_event_id": after}))
             return conn
 
         with machine.measured(target.pids) as window:
             started = time.perf_counter()
             connections = await asyncio.gather(*(reconnect(i) for i in range(clients)))
-            await until(lambda: all(r.live_at is not None for r in readers), 300, "every client live again")
+            # A connection the server closed (or dropped) before its answer is counted, not waited for.
+            await until(
+                lambda: all(
+                    r.live_at is not None or c is None or c.closed.done()
+                    for r, c in zip(readers, connections, strict=True)
+                ),
+                300,
+                "every client live again",
+            )
         all_live_s = max(r.live_at or 0 for r in readers) - started
+        dropped = sum(r.live_at is None for r in readers)
         await post_message(http, setup.writer, setup.thread_id, f"{tag}-live")
-        await until(lambda: all(len(r.bodies) > missed for r in readers), 60, "the live message delivered")
+        await until(
+            lambda: all(len(r.bodies) > missed or r.live_at is None for r in readers), 60, "the live message delivered"
+        )
         await asyncio.sleep(0.5)
-    await close_all(connections)
+    await close_all([c for c in connections if c is not None])
     correct = all(
         # (``replayed`` also counts the readers' own notifications of the messages: not compared.)
         r.bodies == [*expected, f"{tag}-live"] and r.event_ids == sorted(set(r.event_ids)) and r.replayed is not None
@@ -117,7 +131,10 @@ async def storm(target: Target, setup: Setup, clients: int, missed: int, tag: st
         "clients": clients,
         "missed": missed,
         "all_live_s": all_live_s,
+        "dropped": dropped,
         "server_cpu": window.server_cpu,
         "generator_cpu": window.generator_cpu,
+        "server_starved": window.server_starved,
+        "generator_starved": window.generator_starved,
         "correct": correct,
     }
