@@ -60,7 +60,7 @@ PLANS = {
         4,
         10,
         30,
-        (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)),
+        (("sqlite", 1), ("postgresql", 2)),
         10_000,
         2000,
         100,
@@ -242,6 +242,9 @@ def main() -> int:
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode)
     cmd.add_argument("--only", default="A,B,C,D", help="comma-separated workloads (default: A,B,C,D)")
     cmd.add_argument("--repeats", type=int, help="runs per figure (default: 3, --smoke 1)")
+    cmd.add_argument(
+        "--day-setups", help="workload B's setups, e.g. sqlite:1,postgresql:2 (default: those two, --smoke sqlite:1)"
+    )
     cmd.add_argument("--out", type=Path, default=Path("docs/bench"), help="where results.* go (default: docs/bench)")
     args = parser.parse_args()
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
@@ -256,6 +259,9 @@ def main() -> int:
     plan = PLANS[args.mode or "quick"]
     if args.repeats:
         plan = dataclasses.replace(plan, repeats=args.repeats)
+    if args.day_setups:
+        setups = tuple((db, int(n)) for db, n in (s.split(":") for s in args.day_setups.split(",")))
+        plan = dataclasses.replace(plan, day_setups=setups)
     correct = runner(run(args.mode or "quick", plan, only, args.out))
     if not correct:
         say("some workload lost, duplicated or misordered messages: see results.json")

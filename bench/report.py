@@ -29,8 +29,9 @@ def table(results: dict[str, Any]) -> str:
     if "A" in results:
         lines += [
             "| A: room fan-out | chatd | bare websockets | ratio | server CPU chatd / websockets "
+            "| server CPU per delivery chatd / websockets (ratio) "
             "| generator CPU (max) | waiting for a core: generator (max) |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for key, figures in results["A"].items():
             if not key.startswith("saturation_"):
@@ -41,7 +42,8 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| N = {int(key.split('_')[1]):,}, deliveries/s at saturation | {chatd['deliveries_per_s']:,.0f} "
                 f"| {ref['deliveries_per_s']:,.0f} | {_ratio(chatd['deliveries_per_s'], ref['deliveries_per_s'])} "
-                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | {generator:.0%} | {starved:.0%} |"
+                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | {_per_delivery(chatd, ref)} "
+                f"| {generator:.0%} | {starved:.0%} |"
             )
         if "latency" in results["A"]:
             chatd, ref = results["A"]["latency"]["chatd"], results["A"]["latency"]["websockets"]
@@ -51,14 +53,15 @@ def table(results: dict[str, Any]) -> str:
                 f"| N = {results['plan']['latency_size']:,} at {chatd['deliveries_per_s']:,.0f} deliveries/s, "
                 f"p50 / p99 | {chatd['p50_ms']:.1f} / {chatd['p99_ms']:.1f} ms | {ref['p50_ms']:.1f} / "
                 f"{ref['p99_ms']:.1f} ms | {_ratio(chatd['p99_ms'], ref['p99_ms'])} (p99) "
-                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | {generator:.0%} | {starved:.0%} |"
+                f"| {chatd['server_cpu']:.0%} / {ref['server_cpu']:.0%} | | {generator:.0%} | {starved:.0%} |"
             )
         lines.append("")
     if "B" in results:
         lines += [
             f"| B: a firm's day, {results['plan']['day_users']:,} users | sustained persisted msgs/s (p99 < 50 ms) "
-            "| p99 there | server CPU there | generator CPU there |",
-            "| --- | --- | --- | --- | --- |",
+            "| p99 there | most persisted msgs/s at any rate | server CPU per persisted message "
+            "| server CPU there | generator CPU there |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for key, figures in results["B"].items():
             database, processes = key.split("_")
@@ -66,7 +69,9 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {database}, {processes} process{'es' if processes != '1' else ''} "
                 f"| {figures['sustained_per_s']:,.0f} | {'-' if p99 is None else f'{p99:.1f} ms'} "
-                f"| {_percent(figures.get('server_cpu'))} | {_percent(figures.get('generator_cpu'))} |"
+                f"| {figures['max_persisted_per_s']:,.0f} | {cpu_per_message(figures):.1f} ms "
+                f"| {_percent(figures.get('server_cpu'))} "
+                f"| {_percent(figures.get('generator_cpu'))} |"
             )
         lines.append("")
     if "C" in results:
@@ -89,6 +94,30 @@ def table(results: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def cpu_per_delivery(figures: dict[str, Any]) -> float:
+    """Microseconds of server CPU per delivery, the median over the runs: unlike deliveries/s, it
+    holds when other processes take the server's core for part of the time."""
+    runs = sorted(r["server_cpu"] / r["deliveries_per_s"] * 1e6 for r in figures["runs"] if r["deliveries_per_s"])
+    return runs[len(runs) // 2] if runs else 0.0
+
+
+def cpu_per_message(figures: dict[str, Any]) -> float:
+    """Milliseconds of server CPU (every process) per persisted message at each run's busiest step,
+    the median over the runs."""
+    costs = []
+    for run in figures["runs"]:
+        busiest = max(run["steps"], key=lambda step: step["persisted_per_s"])
+        if busiest["persisted_per_s"]:
+            costs.append(busiest["server_cpu"] / busiest["persisted_per_s"] * 1000)
+    costs.sort()
+    return costs[len(costs) // 2] if costs else 0.0
+
+
+def _per_delivery(chatd: dict[str, Any], ref: dict[str, Any]) -> str:
+    mine, bare = cpu_per_delivery(chatd), cpu_per_delivery(ref)
+    return f"{mine:.1f} / {bare:.1f} µs ({_ratio(bare, mine)})"
 
 
 def _percent(value: float | None) -> str:

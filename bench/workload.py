@@ -66,7 +66,12 @@ def chatd_servers(data_dir: Path, *, processes: int = 1, database: str = "sqlite
         for index in range(processes):
             server = ChatdProcess(data_dir, env=env)
             with machine.pinned(cores[index % len(cores)]):
-                server.start()
+                try:
+                    server.start()
+                except TimeoutError:
+                    # A heavily loaded machine: give the process longer to come up.
+                    assert server.process is not None
+                    wait_for_port(server.port, 120, server.process)
             stack.callback(server.stop)
             servers.append(server)
         yield Target(

@@ -33,8 +33,11 @@ async def test_resume_replays_exactly_the_missed_events(cast: Cast, connect: Con
     back = await connect(cast.token(cast.client))
     assert back.hello["event_id"] > last_seen
     result = await back.ok("resume", after_event_id=last_seen)
-    replayed = [e for e in back.events if e["event_id"] <= back.hello["event_id"]]
-    assert result == {"replayed": len(replayed)}
+    everything = [e for e in back.events if e["event_id"] <= back.hello["event_id"]]
+    assert result == {"replayed": len(everything)}
+    # The client's own notifications of these messages are in the replay too when the scheduler's
+    # notification job ran before the reconnect (a matter of timing): not what this test is about.
+    replayed = [e for e in everything if e["type"] != "notification"]
     assert [e["type"] for e in replayed] == ["message.created"] * 5 + ["message.updated", "message.deleted"]
     ids = [e["event_id"] for e in replayed]
     assert ids == sorted(ids)
