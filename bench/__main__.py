@@ -167,7 +167,12 @@ class Suite:
                 say(
                     f"    run {repeat + 1}/{plan.repeats}: all live after {result['all_live_s']:.2f} s "
                     f"(server CPU {result['server_cpu']:.0%}, generator CPU {result['generator_cpu']:.0%})"
-                    + ("" if result["correct"] else " LOSS OR DUPLICATE")
+                    + (
+                        ""
+                        if result["correct"]
+                        else f" -- {result['dropped']} dropped, {result['wrong']} with missing or repeated messages,"
+                        f" {result['disordered']} out of order: {result['example']}"
+                    )
                 )
                 runs.append(result)
         out["chatd"] = summarize(runs)

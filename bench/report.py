@@ -90,7 +90,8 @@ def table(results: dict[str, Any]) -> str:
             "| --- | --- |",
             f"| time until all are live | {storm['all_live_s']:.2f} s |",
             f"| server / generator CPU meanwhile | {storm['server_cpu']:.0%} / {storm['generator_cpu']:.0%} |",
-            f"| every message once, in order | {'yes' if storm['correct'] else 'NO'} |",
+            f"| connections dropped before their resume was answered | {storm.get('dropped', 0):,.0f} |",
+            f"| every message once, in order, on every connection | {'yes' if storm['correct'] else 'NO'} |",
             "",
         ]
     return "\n".join(lines)

@@ -122,16 +122,24 @@ async def storm(target: Target, setup: Setup, clients: int, missed: int, tag: st
         )
         await asyncio.sleep(0.5)
     await close_all([c for c in connections if c is not None])
-    correct = all(
-        # (``replayed`` also counts the readers' own notifications of the messages: not compared.)
-        r.bodies == [*expected, f"{tag}-live"] and r.event_ids == sorted(set(r.event_ids)) and r.replayed is not None
-        for r in readers
-    )
+    wanted = [*expected, f"{tag}-live"]
+    wrong = [r for r in readers if r.live_at is not None and r.bodies != wanted]
+    disordered = sum(r.event_ids != sorted(set(r.event_ids)) for r in readers)
+    correct = dropped == 0 and not wrong and disordered == 0
     return {
         "clients": clients,
         "missed": missed,
         "all_live_s": all_live_s,
         "dropped": dropped,
+        "wrong": len(wrong),
+        "disordered": disordered,
+        # What one client with the wrong messages got: missing and duplicated bodies.
+        "example": {
+            "missing": sorted(set(wanted) - set(wrong[0].bodies))[:5],
+            "duplicated": sorted({b for b in wrong[0].bodies if wrong[0].bodies.count(b) > 1})[:5],
+        }
+        if wrong
+        else None,
         "server_cpu": window.server_cpu,
         "generator_cpu": window.generator_cpu,
         "server_starved": window.server_starved,
