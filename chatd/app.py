@@ -17,6 +17,7 @@ from starlette.routing import Mount, WebSocketRoute
 
 from chatd import errors, metrics
 from chatd.api import attachments as attachments_api
+from chatd.api import automation as automation_api
 from chatd.api import (
     bots,
     health,
@@ -49,10 +50,15 @@ from chatd.services import attachments as attachments_module
 from chatd.services import events as rendering
 from chatd.services import generated_emails as generated_emails_module
 from chatd.services import notifications as notifications_module
+from chatd.services import outbox as outbox_module
+from chatd.services import recurring as recurring_module
+from chatd.services import reminders as reminders_module
 from chatd.services import scheduled_sends as scheduled_sends_module
 from chatd.services.attachments import Attachments
+from chatd.services.auto_replies import AutoReplies
 from chatd.services.bots import Bots
 from chatd.services.bulk_sends import BulkSends
+from chatd.services.business_hours import BusinessHours
 from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
@@ -61,6 +67,9 @@ from chatd.services.edit_history import EditHistory
 from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
+from chatd.services.outbox import Outbox
+from chatd.services.recurring import RecurringMessages
+from chatd.services.reminders import Reminders
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
 from chatd.services.signatures import Signatures
@@ -111,6 +120,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     conversations = Conversations(
         db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications, templates
     )
+    conversations.on_message(AutoReplies(conversations).answer)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s, on_lag=metrics.SCHEDULER_LAG.set)
     scheduled_sends = ScheduledSends(db, clock, conversations)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
@@ -118,6 +128,15 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     jobs.every("prune-events", 3600, lambda: prune_events(db, clock.now, retention))
     inbox_service = Inbox(db, broker, clock, conversations, notifications, attachments)
     jobs.due.on(attachments_module.EXPIRE_KIND, attachments.expire_unsent)
+    outbox = Outbox(settings)
+    reminders = Reminders(db, clock, settings, conversations, outbox)
+    conversations.on_message(reminders.on_message)
+    inbox_service.on_action(reminders.on_thread_action)
+    jobs.due.on(reminders_module.DUE_KIND, reminders.fire)
+    recurring = RecurringMessages(db, clock, conversations)
+    jobs.due.on(recurring_module.DUE_KIND, recurring.fire)
+    if outbox.enabled:
+        jobs.due.on_delivery(outbox_module.MAIL_KIND, outbox.deliver)
     jobs.every("notify-fan-out", settings.scheduler_tick_s, notifications.fan_out)
     jobs.every("presence", notifications_module.PRESENCE_REFRESH_S, notifications.refresh_presence)
     if notifications.email_enabled:
@@ -165,6 +184,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         scheduled_sends=scheduled_sends,
         notifications=notifications,
         generated_emails=generated_emails,
+        business_hours=BusinessHours(db, clock),
+        reminders=reminders,
+        recurring=recurring,
     )
 
 
@@ -223,6 +245,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *scheduled.routes,
         *notifications_api.routes,
         *generated_emails_api.routes,
+        *automation_api.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))

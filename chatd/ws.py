@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatd import compose_ops, errors, inbox_ops, revocations
+from chatd import automation_ops, compose_ops, errors, inbox_ops, revocations
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
@@ -22,6 +22,8 @@ from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
     BulkGet,
     BulkSendRequest,
+    BusinessHoursGet,
+    BusinessHoursSet,
     ClientFrame,
     Delete,
     DraftList,
@@ -38,6 +40,13 @@ from protocol.frames import (
     QuickReplyExpand,
     QuickReplyList,
     Read,
+    RecurringCancel,
+    RecurringCreate,
+    RecurringList,
+    RecurringUpdate,
+    RemindersGet,
+    RemindersResend,
+    RemindersSet,
     Resume,
     ScheduledCancel,
     ScheduledEdit,
@@ -298,6 +307,7 @@ class Connection:
                 )
                 return {"threads": page.threads, "cursor": page.cursor}
             case ThreadCreate():
+                await automation_ops.new_thread_reminders(self.services, account, frame.reminders)
                 thread, message = await conversations.create_thread(
                     account,
                     subject=frame.subject,
@@ -311,6 +321,7 @@ class Connection:
                     template_id=frame.template_id,
                     fields=frame.fields,
                 )
+                await automation_ops.new_thread_reminders(self.services, account, frame.reminders, thread_id=thread.id)
                 return {"thread": thread, "message": message}
             case Resume():
                 return {"replayed": await self._resume(frame.after_event_id)}
@@ -344,6 +355,18 @@ class Connection:
                 return {
                     "scheduled": await self.services.scheduled_sends.cancel(account, scheduled_id=frame.scheduled_id)
                 }
+            case (
+                BusinessHoursGet()
+                | BusinessHoursSet()
+                | RemindersGet()
+                | RemindersSet()
+                | RemindersResend()
+                | RecurringCreate()
+                | RecurringList()
+                | RecurringUpdate()
+                | RecurringCancel()
+            ):
+                return await automation_ops.handle(self.services, account, frame)
             case _:
                 return await inbox_ops.handle(self.services, account, frame)
 

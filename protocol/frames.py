@@ -180,6 +180,13 @@ class Search(Request, tag="search"):
 FillIns = Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=20)]
 
 
+class ReminderSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Reply reminders: every ``interval_days`` the client has not answered, up to ``count`` emails."""
+
+    interval_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 3
+    count: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+
+
 class ThreadCreate(Request, tag="thread.create"):
     """A new thread and its first message: ``body``, or a template rendered by the server
     (``template_id`` and its ``fields``); a staff member giving neither gets their default template."""
@@ -194,6 +201,8 @@ class ThreadCreate(Request, tag="thread.create"):
     signature: bool = True
     template_id: PositiveId | None = None
     fields: FillIns = {}
+    # Staff: turn reply reminders on for the new thread (see reminders.set).
+    reminders: ReminderSpec | None = None
 
 
 class Resume(Request, tag="resume"):
@@ -286,6 +295,88 @@ class BulkGet(Request, tag="bulk.get"):
     bulk_id: PositiveId
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# ["09:00", "12:00"]: open from 9:00 to 12:00 in the firm's time zone.
+OpenInterval = Annotated[list[Annotated[str, msgspec.Meta(max_length=8)]], msgspec.Meta(min_length=2, max_length=2)]
+
+
+class BusinessHoursGet(Request, tag="business_hours"):
+    pass
+
+
+class BusinessHoursSet(Request, tag="business_hours.set"):
+    """Replaces the firm's business hours (owners): a day left out is closed."""
+
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    week: dict[Weekday, Annotated[list[OpenInterval], msgspec.Meta(max_length=8)]] = {}
+    closed_dates: Annotated[list[datetime.date], msgspec.Meta(max_length=1000)] = []
+    # Markdown sent once per thread and closed period to a client who writes while closed; null: none.
+    auto_reply: Annotated[str, msgspec.Meta(min_length=1, max_length=10000)] | None = None
+
+
+class RemindersGet(Request, tag="reminders.get"):
+    thread_id: PositiveId
+
+
+class RemindersSet(Request, tag="reminders.set"):
+    thread_id: PositiveId
+    enabled: bool = True
+    interval_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 3
+    count: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+
+
+class RemindersResend(Request, tag="reminders.resend"):
+    thread_id: PositiveId
+
+
+# Five cron fields in the rule's time zone: "0 9 1 * *" (the 1st at 9:00), "0 9 * * mon".
+CronRule = Annotated[str, msgspec.Meta(min_length=9, max_length=120)]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class RecurringCreate(Request, tag="recurring.create"):
+    thread_id: PositiveId
+    body: str
+    rule: CronRule
+    # Default: the firm's time zone (its business hours'), else UTC.
+    time_zone: TimeZone | None = None
+    # The last local day it may be sent.
+    ends_on: datetime.date | None = None
+
+
+class RecurringList(Request, tag="recurring.list"):
+    thread_id: PositiveId | None = None
+    include_ended: bool = False
+
+
+class RecurringUpdate(Request, tag="recurring.update"):
+    recurring_id: PositiveId
+    body: str | msgspec.UnsetType = msgspec.UNSET
+    rule: CronRule | msgspec.UnsetType = msgspec.UNSET
+    time_zone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    # null: no end.
+    ends_on: datetime.date | msgspec.UnsetType | None = msgspec.UNSET
+    # true pauses, false resumes (from the next time after now).
+    paused: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class RecurringCancel(Request, tag="recurring.cancel"):
+    recurring_id: PositiveId
+
+
+# Business hours, reply reminders and recurring messages (chatd/automation_ops.py answers them).
+AutomationFrame = (
+    BusinessHoursGet
+    | BusinessHoursSet
+    | RemindersGet
+    | RemindersSet
+    | RemindersResend
+    | RecurringCreate
+    | RecurringList
+    | RecurringUpdate
+    | RecurringCancel
+)
+
 ComposeFrame = (
     TemplateList
     | TemplatePreview
@@ -334,6 +425,7 @@ ClientFrame = (
     | ScheduledCancel
     | ComposeFrame
     | InboxFrame
+    | AutomationFrame
 )
 
 OPS: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ClientFrame))

@@ -90,6 +90,8 @@ class Message(msgspec.Struct, kw_only=True):
     private_to: int | None = None
     # Users put in copy when it was sent.
     cc: list[int] = msgspec.field(default_factory=list)
+    # Set when chatd wrote it itself: "auto_reply" (business hours).
+    automatic: str | msgspec.UnsetType = msgspec.UNSET
     # Only in what the author's own sessions receive; absent (not null) for everyone else.
     client_msg_id: str | msgspec.UnsetType = msgspec.UNSET
 

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import BotScope, Role
+from storage.directory import SYSTEM_EMAIL_DOMAIN
 from storage.models import ApiToken, Participant, User
 from storage.rows import AnyRow
 
@@ -49,6 +50,10 @@ _BOT_COLUMNS = (
 )
 
 
+# The firm's own author (storage.directory.system_account) is no bot owners manage.
+_not_system = User.email.not_like(f"%@{SYSTEM_EMAIL_DOMAIN}")
+
+
 def _bot(row: AnyRow) -> BotRecord:
     return BotRecord(
         id=row.id,
@@ -64,7 +69,7 @@ def _bot(row: AnyRow) -> BotRecord:
 
 async def firm_bots(conn: AsyncConnection, firm_id: int) -> list[BotRecord]:
     rows = await conn.execute(
-        select(*_BOT_COLUMNS).where(User.firm_id == firm_id, User.role == Role.BOT.value).order_by(User.id)
+        select(*_BOT_COLUMNS).where(User.firm_id == firm_id, User.role == Role.BOT.value, _not_system).order_by(User.id)
     )
     return [_bot(row) for row in rows]
 
@@ -72,7 +77,9 @@ async def firm_bots(conn: AsyncConnection, firm_id: int) -> list[BotRecord]:
 async def get_bot(conn: AsyncConnection, firm_id: int, bot_id: int) -> BotRecord | None:
     row = (
         await conn.execute(
-            select(*_BOT_COLUMNS).where(User.id == bot_id, User.firm_id == firm_id, User.role == Role.BOT.value)
+            select(*_BOT_COLUMNS).where(
+                User.id == bot_id, User.firm_id == firm_id, User.role == Role.BOT.value, _not_system
+            )
         )
     ).one_or_none()
     return None if row is None else _bot(row)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -153,6 +154,40 @@ async def get_account(conn: AsyncConnection, user_id: int) -> Account:
     if row is None:
         raise NotFound(f"user {user_id}")
     return _account(row)
+
+
+# The firm's own author for what chatd writes in its name: no one can sign in as it.
+SYSTEM_EMAIL_DOMAIN = "system.chatd.invalid"
+
+
+async def system_account(conn: AsyncConnection, firm_id: int, now: datetime) -> Account:
+    """The author of automatic messages (automatic replies, recurring messages): a read-only bot
+    without credentials named after the firm, made the first time it is needed."""
+    email = f"firm-{firm_id}@{SYSTEM_EMAIL_DOMAIN}"
+    found = await find_account_by_email(conn, email)
+    if found is not None:
+        return found
+    name = await conn.scalar(select(Firm.name).where(Firm.id == firm_id))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # A concurrent first use inserts it too: wait for it and keep that one.
+    await conn.execute(
+        dialect.insert(User)
+        .values(
+            firm_id=firm_id,
+            email=email,
+            name=str(name),
+            role=Role.BOT.value,
+            password_hash=None,
+            active=True,
+            created_at=now,
+            bot_scope=BotScope.THREADS.value,
+            read_only=True,
+        )
+        .on_conflict_do_nothing(index_elements=[User.email])
+    )
+    created = await find_account_by_email(conn, email)
+    assert created is not None
+    return created
 
 
 async def find_account_by_email(conn: AsyncConnection, email: str) -> Account | None:

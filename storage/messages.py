@@ -36,6 +36,7 @@ COLUMNS = (
     Message.ack_requested,
     Message.private_to,
     Message.cc,
+    Message.automatic,
 )
 
 
@@ -79,9 +80,11 @@ class MessageOptions:
     renotify_at: datetime | None = None
     private_to: int | None = None
     cc: tuple[int, ...] = ()
+    automatic: str | None = None
 
     def columns(self) -> dict[str, object]:
         return {
+            "automatic": self.automatic,
             "urgent": self.urgent,
             "ack_requested": self.ack_requested,
             "renotify_at": self.renotify_at,
@@ -109,6 +112,7 @@ def stored_message(row: AnyRow) -> StoredMessage:
             ack_requested=bool(row.ack_requested),
             private_to=row.private_to,
             cc=list(row.cc or ()),
+            automatic=msgspec.UNSET if row.automatic is None else row.automatic,
         ),
         client_msg_id=row.client_msg_id,
     )

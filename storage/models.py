@@ -184,6 +184,8 @@ class Message(Base):
     private_to: Mapped[int | None] = mapped_column(BigInteger)
     # The users put in copy (added to the thread), as a JSON list of ids.
     cc: Mapped[list[int] | None] = mapped_column(JSON)
+    # Written by chatd itself, not typed by its author: "auto_reply", "recurring"; NULL otherwise.
+    automatic: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         UniqueConstraint("author_id", "client_msg_id", name="uq_messages_author_client_msg_id"),

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import Folder, Source, format_time
 from protocol.values import Thread as ThreadValue
+from storage.automation_models import BusinessHours
 from storage.errors import NotFound
 from storage.folders import folder_filter, unread_count
 from storage.models import Firm, Participant, Thread, ThreadLabel
+from storage.reminder_models import ReplyReminder
 from storage.rows import AnyRow
 from storage.viewer import Viewer, thread_visible
 
@@ -65,6 +67,10 @@ class ThreadFacts:
     snoozed: bool = False
     # Whether clients see staff read receipts.
     receipts_to_clients: bool = True
+    # What a new message may set off, read here so a send without them costs no more statements:
+    # the firm has an automatic reply for when it is closed; the thread has reply reminders on.
+    auto_reply: bool = False
+    reminders: bool = False
 
     @property
     def member_ids(self) -> tuple[int, ...]:
@@ -137,8 +143,12 @@ async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Thre
                 Thread.snoozed,
                 Firm.staff_see_all_threads,
                 Firm.read_receipts_to_clients,
+                BusinessHours.auto_reply.is_not(None).label("auto_reply"),
+                ReplyReminder.enabled.label("reminders"),
             )
             .join(Firm, Firm.id == Thread.firm_id)
+            .outerjoin(BusinessHours, BusinessHours.firm_id == Thread.firm_id)
+            .outerjoin(ReplyReminder, ReplyReminder.thread_id == Thread.id)
             .where(where)
         )
     )
@@ -160,6 +170,8 @@ async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Thre
             state=row.state,
             snoozed=bool(row.snoozed),
             receipts_to_clients=bool(row.read_receipts_to_clients),
+            auto_reply=bool(row.auto_reply),
+            reminders=bool(row.reminders),
         )
         for row in rows
     ]

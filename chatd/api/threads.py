@@ -10,9 +10,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
+from chatd.automation_ops import new_thread_reminders
 from chatd.services.conversations import SendOptions
 from protocol.actions import Label
-from protocol.frames import AttachmentIds, ClientMsgId, FillIns, PageLimit, PositiveId, SendAt, TaskSpec
+from protocol.frames import (
+    AttachmentIds,
+    ClientMsgId,
+    FillIns,
+    PageLimit,
+    PositiveId,
+    ReminderSpec,
+    SendAt,
+    TaskSpec,
+)
 from protocol.values import Folder, MessageKind, Role, Source
 
 
@@ -35,6 +45,7 @@ class NewThread(msgspec.Struct, forbid_unknown_fields=True):
     signature: bool = True
     template_id: PositiveId | None = None
     fields: FillIns = {}
+    reminders: ReminderSpec | None = None
 
 
 class MessagePage(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,6 +93,7 @@ async def list_threads(request: Request) -> Response:
 
 async def create_thread(request: Request) -> Response:
     caller, new = await account(request), await body(request, NewThread)
+    await new_thread_reminders(services(request), caller, new.reminders)
     thread, message = await services(request).conversations.create_thread(
         caller,
         subject=new.subject,
@@ -96,6 +108,7 @@ async def create_thread(request: Request) -> Response:
         template_id=new.template_id,
         fields=new.fields,
     )
+    await new_thread_reminders(services(request), caller, new.reminders, thread_id=thread.id)
     return json({"thread": thread, "message": message}, 201)
 
 

@@ -14,6 +14,7 @@ from chatd.hub import Hub
 from chatd.services.attachments import Attachments
 from chatd.services.bots import Bots
 from chatd.services.bulk_sends import BulkSends
+from chatd.services.business_hours import BusinessHours
 from chatd.services.conversations import Conversations
 from chatd.services.directory import Directory
 from chatd.services.drafts import Drafts
@@ -21,6 +22,8 @@ from chatd.services.edit_history import EditHistory
 from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
+from chatd.services.recurring import RecurringMessages
+from chatd.services.reminders import Reminders
 from chatd.services.scheduled_sends import ScheduledSends
 from chatd.services.search import Search
 from chatd.services.signatures import Signatures
@@ -63,6 +66,9 @@ class Services:
     scheduled_sends: ScheduledSends
     notifications: Notifications
     generated_emails: GeneratedEmails
+    business_hours: BusinessHours
+    reminders: Reminders
+    recurring: RecurringMessages
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""

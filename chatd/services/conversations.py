@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,9 +56,16 @@ class SendOptions:
     task: TaskSpec | None = None
     # Staff messages get the sender's signature appended (chatd/services/signatures.py).
     signature: bool = True
+    # What chatd writes itself marks its messages so (see protocol.values.Message.automatic).
+    automatic: str | None = None
 
 
 NO_OPTIONS = SendOptions()
+# Called in the transaction of every new message (automatic replies, reply reminders); returns
+# events to publish after the message's.
+MessageHook = Callable[
+    [AsyncConnection, Account, thread_store.ThreadFacts, Message, datetime], Awaitable[list[BusEvent]]
+]
 
 
 def send_options(frame: SendFrame) -> SendOptions:
@@ -101,6 +109,18 @@ class Conversations:
         self._clock = clock
         self._settings = settings
         self._throttles = throttles
+        self._message_hooks: list[MessageHook] = []
+
+    def on_message(self, hook: MessageHook) -> None:
+        self._message_hooks.append(hook)
+
+    async def _after_message(
+        self, conn: AsyncConnection, account: Account, facts: thread_store.ThreadFacts, message: Message
+    ) -> list[BusEvent]:
+        events: list[BusEvent] = []
+        for hook in self._message_hooks:
+            events.extend(await hook(conn, account, facts, message, self._clock.now()))
+        return events
 
     # -- writes --
 
@@ -178,12 +198,15 @@ class Conversations:
                 now=now,
             )
             thread = (await thread_store.threads_by_ids(conn, [thread_id]))[thread_id]
+            caused = await self._after_message(conn, account, facts, message.value)
         self.publish(rendering.thread_event(thread_record, facts, thread, user.id))
         self.publish(rendering.message_event(message_record, facts, message))
         for event in mention_events:
             self.publish(event)
         for effect in after_commit:
             effect()
+        for event in caused:
+            self.publish(event)
         return thread, message.for_author()
 
     async def _from_template(
@@ -307,6 +330,7 @@ class Conversations:
                 )
             )
         events.extend(await self._inbox_effects(conn, account, facts, message.value, now))
+        events.extend(await self._after_message(conn, account, facts, message.value))
         return message, events, after_commit
 
     async def _mention(
@@ -535,6 +559,7 @@ class Conversations:
             renotify_at=renotify_at,
             private_to=options.private_to,
             cc=tuple(sorted(set(options.cc) - {account.user.id})),
+            automatic=options.automatic,
         )
 
     async def _inbox_effects(

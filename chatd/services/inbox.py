@@ -4,6 +4,7 @@ card, remarks, firm settings, and the timed work (follow-ups coming due, urgent 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 STAFF_ROLES = (Role.OWNER, Role.MANAGER, Role.STAFF)
 Result = dict[str, Any]
+ActionHook = Callable[[AsyncConnection, list[ThreadFacts], actions.Action, datetime], Awaitable[None]]
 
 
 class Inbox:
@@ -53,6 +55,11 @@ class Inbox:
         self._clock = clock
         self._conversations = conversations
         self._notifications = notifications
+        self._action_hooks: list[ActionHook] = []
+
+    def on_action(self, hook: ActionHook) -> None:
+        """Called in the transaction of an action with the threads it changed (reply reminders)."""
+        self._action_hooks.append(hook)
 
     # -- folders and actions --
 
@@ -93,6 +100,8 @@ class Inbox:
                 else []
             )
             published = await self._apply(conn, account, action, changed, now)
+            for hook in self._action_hooks:
+                await hook(conn, changed, action, now)
             assignee = action.user_id if isinstance(action, actions.Assign) else None
             if assignee is not None and assignee != account.user.id:
                 for assigned in changed:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatd import errors, richtext
 from chatd.bus import BusEvent
 from chatd.clock import Clock
+from chatd.services import business_hours
 from chatd.services.conversations import Conversations, check_may_write
 from chatd.services.events import scheduled_event
 from protocol.values import MessageKind, Role, ScheduledState
@@ -40,6 +41,18 @@ logger = logging.getLogger(__name__)
 DUE_KIND = "scheduled.send"
 MAX_AHEAD = timedelta(days=365)
 EVENT = "scheduled.updated"
+NEXT_BUSINESS_MORNING = "next_business_morning"
+
+
+async def send_time(conn: AsyncConnection, firm_id: int, raw: str, now: datetime) -> datetime:
+    """``send_at``: an ISO 8601 time, or ``next_business_morning`` (the firm's next opening of a
+    business day, from its business hours, time zone and closed dates as they are now)."""
+    if raw == NEXT_BUSINESS_MORNING:
+        moment = await business_hours.next_business_morning(conn, firm_id, now)
+        if moment > now + MAX_AHEAD:
+            raise errors.BadRequest("the firm's next business morning is more than a year away")
+        return moment
+    return parse_send_at(raw, now)
 
 
 def parse_send_at(raw: str, now: datetime) -> datetime:
@@ -83,9 +96,9 @@ class ScheduledSends:
         # Signed now, so the author sees (and may edit) what will be sent.
         body = await self._conversations.signatures.sign(account, body, kind, signature)
         now = self._clock.now()
-        moment = parse_send_at(send_at, now)
         user = account.user
         async with self._db.write() as conn:
+            moment = await send_time(conn, user.firm_id, send_at, now)
             facts = await self._conversations.visible_thread(conn, account, thread_id)
             existing = await scheduled_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
@@ -139,11 +152,11 @@ class ScheduledSends:
         changes: dict[str, Any] = {}
         if body is not None:
             changes["body"] = body
-        if send_at is not None:
-            changes["send_at"] = parse_send_at(send_at, now)
-        if not changes:
+        if body is None and send_at is None:
             raise errors.BadRequest("give body or send_at")
         async with self._db.write() as conn:
+            if send_at is not None:
+                changes["send_at"] = await send_time(conn, account.user.firm_id, send_at, now)
             scheduled, facts = await self._changeable(conn, account, scheduled_id)
             scheduled = await scheduled_store.update_scheduled(conn, scheduled_id, now, **changes)
             if "send_at" in changes:

@@ -1,0 +1,224 @@
+"""Recurring messages: staff have a message posted in a thread whenever a cron rule fires in a time
+zone (the firm's by default), until an end date, with pause, edit and cancel. Each next occurrence
+is one due_work row: the handler posts the message and moves the row to the following occurrence in
+one transaction, so each occurrence is delivered once. Occurrences missed while no process ran are
+skipped (the next one after now is sent), never sent in a burst."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatd import errors
+from chatd.business_hours import zone
+from chatd.clock import Clock
+from chatd.services import business_hours
+from chatd.services.conversations import Conversations, SendOptions, check_may_write
+from protocol.values import MessageKind, Role, format_time
+from scheduler import cron
+from scheduler.due import AfterCommit, Again, Done, Failed, Outcome
+from storage import Database
+from storage import NotFound as StorageNotFound
+from storage import directory as directory_store
+from storage import due as due_store
+from storage import recurring as store
+from storage import threads as thread_store
+from storage.directory import Account
+from storage.due import DueItem
+from storage.recurring import Recurring
+
+DUE_KIND = "recurring.send"
+RECURRING = "recurring"
+LIVE = [store.ACTIVE, store.PAUSED]
+
+
+def describe(recurring: Recurring) -> dict[str, Any]:
+    return {
+        "id": recurring.id,
+        "thread_id": recurring.thread_id,
+        "author_id": recurring.author_id,
+        "body": recurring.body,
+        "rule": recurring.rule,
+        "time_zone": recurring.time_zone,
+        "ends_on": None if recurring.ends_on is None else recurring.ends_on.isoformat(),
+        "state": recurring.state,
+        "next_at": None if recurring.next_at is None else format_time(recurring.next_at),
+        "sent": recurring.sent,
+        "error": recurring.error,
+        "created_at": format_time(recurring.created_at),
+    }
+
+
+def _next(rule: str, where: ZoneInfo, ends_on: date | None, after: datetime) -> datetime | None:
+    """The rule's next time after ``after``, or None past ``ends_on`` (a local date)."""
+    try:
+        moment = cron.next_after(rule, where, after)
+    except cron.BadRule as exc:
+        raise errors.BadRequest(str(exc)) from None
+    if ends_on is not None and moment.astimezone(where).date() > ends_on:
+        return None
+    return moment
+
+
+class RecurringMessages:
+    def __init__(self, db: Database, clock: Clock, conversations: Conversations) -> None:
+        self._db = db
+        self._clock = clock
+        self._conversations = conversations
+
+    async def create(
+        self,
+        account: Account,
+        *,
+        thread_id: int,
+        body: str,
+        rule: str,
+        time_zone: str | None,
+        ends_on: date | None,
+    ) -> dict[str, Any]:
+        _check_staff(account)
+        self._conversations.render_body(body)
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            facts = await self._conversations.visible_thread(conn, account, thread_id)
+            zone_name = time_zone or (await business_hours.load(conn, facts.firm_id)).time_zone
+            next_at = _next(rule, zone(zone_name), ends_on, now)
+            if next_at is None:
+                raise errors.BadRequest("the rule does not fire again before ends_on")
+            recurring = await store.insert_recurring(
+                conn,
+                firm_id=facts.firm_id,
+                thread_id=thread_id,
+                author_id=account.user.id,
+                body=body,
+                rule=" ".join(rule.split()),
+                time_zone=zone_name,
+                ends_on=ends_on,
+                next_at=next_at,
+                now=now,
+            )
+            await self._schedule(conn, recurring, next_at, now)
+        return describe(recurring)
+
+    async def list(self, account: Account, *, thread_id: int | None, include_ended: bool) -> list[dict[str, Any]]:
+        _check_staff(account)
+        states = [*LIVE, store.ENDED, store.CANCELLED, store.FAILED] if include_ended else LIVE
+        async with self._db.read() as conn:
+            if thread_id is not None:
+                await self._conversations.visible_thread(conn, account, thread_id)
+            found = await store.list_recurring(
+                conn, account.user.firm_id, thread_id=thread_id, states=states, limit=500
+            )
+            visible = await thread_store.get_threads(conn, account.viewer, list({r.thread_id for r in found}))
+        return [describe(r) for r in found if r.thread_id in visible]
+
+    async def update(self, account: Account, *, recurring_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Edit the body, rule, time zone or end date, or pause (``paused``) and resume; an active
+        rule's next time is computed again from now."""
+        _check_staff(account)
+        if not changes:
+            raise errors.BadRequest("give body, rule, time_zone, ends_on or paused")
+        if "body" in changes:
+            self._conversations.render_body(changes["body"])
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            recurring = await self._changeable(conn, account, recurring_id)
+            rule = " ".join(changes.get("rule", recurring.rule).split())
+            zone_name = changes.get("time_zone", recurring.time_zone)
+            ends_on = changes.get("ends_on", recurring.ends_on)
+            paused = changes.get("paused", recurring.state == store.PAUSED)
+            next_at = _next(rule, zone(zone_name), ends_on, now)
+            if next_at is None and not paused:
+                raise errors.BadRequest("the rule does not fire again before ends_on")
+            values: dict[str, Any] = {"rule": rule, "time_zone": zone_name, "ends_on": ends_on, "error": None}
+            if "body" in changes:
+                values["body"] = changes["body"]
+            if paused:
+                values.update(state=store.PAUSED, next_at=None)
+                await due_store.cancel(conn, key=store.due_key(recurring_id), now=now)
+            else:
+                assert next_at is not None
+                values.update(state=store.ACTIVE, next_at=next_at)
+                await self._schedule(conn, recurring, next_at, now)
+            recurring = await store.update_recurring(conn, recurring_id, now, **values)
+        return describe(recurring)
+
+    async def cancel(self, account: Account, *, recurring_id: int) -> dict[str, Any]:
+        _check_staff(account)
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            await self._changeable(conn, account, recurring_id)
+            await due_store.cancel(conn, key=store.due_key(recurring_id), now=now)
+            recurring = await store.update_recurring(conn, recurring_id, now, state=store.CANCELLED, next_at=None)
+        return describe(recurring)
+
+    async def fire(self, conn: AsyncConnection, item: DueItem, now: datetime) -> Outcome:
+        """The due handler: post this occurrence and move on to the next, in one transaction."""
+        assert item.ref_id is not None
+        recurring = await store.get_recurring(conn, item.ref_id, for_update=True)
+        if recurring is None or recurring.state != store.ACTIVE:
+            return Done()
+        author = await directory_store.get_account(conn, recurring.author_id)
+        reason = None if author.active else "the author's account is deactivated"
+        try:
+            facts = await thread_store.visible_thread_facts(conn, author.viewer, recurring.thread_id)
+        except StorageNotFound:
+            reason = reason or "the thread no longer exists or the author no longer sees it"
+        if reason is not None:
+            await store.update_recurring(conn, recurring.id, now, state=store.FAILED, next_at=None, error=reason)
+            return Failed(reason)
+        await thread_store.lock_for_new_message(conn, facts.id)
+        # Rendered without teammates to mention: there are no mention notifications to run after commit.
+        _, events, _ = await self._conversations.post(
+            conn,
+            author,
+            facts,
+            body=self._conversations.render_body(recurring.body),
+            client_msg_id=f"recurring:{recurring.id}:{int(item.due_at.timestamp())}",
+            kind=MessageKind.MESSAGE,
+            options=SendOptions(automatic=RECURRING),
+        )
+        publish: list[AfterCommit] = [functools.partial(self._conversations.publish, event) for event in events]
+        next_at = _next(recurring.rule, zone(recurring.time_zone), recurring.ends_on, max(now, item.due_at))
+        state = store.ACTIVE if next_at is not None else store.ENDED
+        await store.update_recurring(conn, recurring.id, now, state=state, next_at=next_at, sent=recurring.sent + 1)
+        if next_at is None:
+            return Done(after_commit=publish)
+        return Again(next_at, after_commit=publish)
+
+    async def _schedule(self, conn: AsyncConnection, recurring: Recurring, at: datetime, now: datetime) -> None:
+        await due_store.schedule(
+            conn,
+            kind=DUE_KIND,
+            key=store.due_key(recurring.id),
+            due_at=at,
+            now=now,
+            firm_id=recurring.firm_id,
+            ref_id=recurring.id,
+        )
+
+    async def _changeable(self, conn: AsyncConnection, account: Account, recurring_id: int) -> Recurring:
+        """The recurring message, if the caller may change it: its author, or an owner or manager
+        who sees its thread; ended, cancelled or failed ones are a conflict."""
+        recurring = await store.get_recurring(conn, recurring_id, for_update=True)
+        moderator = account.user.role in (Role.OWNER, Role.MANAGER)
+        if (
+            recurring is None
+            or recurring.firm_id != account.user.firm_id
+            or (recurring.author_id != account.user.id and not moderator)
+        ):
+            raise errors.NotFound(f"recurring message {recurring_id} not found")
+        await self._conversations.visible_thread(conn, account, recurring.thread_id)
+        if recurring.state not in LIVE:
+            raise errors.Conflict(f"recurring message {recurring_id} is {recurring.state}")
+        return recurring
+
+
+def _check_staff(account: Account) -> None:
+    check_may_write(account)
+    if account.user.role.is_client:
+        raise errors.Forbidden("recurring messages are for staff")

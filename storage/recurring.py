@@ -1,0 +1,124 @@
+"""Verbs for recurring messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.recurring_models import RecurringMessage
+
+ACTIVE, PAUSED, ENDED, CANCELLED, FAILED = "active", "paused", "ended", "cancelled", "failed"
+
+
+def due_key(recurring_id: int) -> str:
+    return f"recurring:{recurring_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Recurring:
+    id: int
+    firm_id: int
+    thread_id: int
+    author_id: int
+    body: str
+    rule: str
+    time_zone: str
+    ends_on: date | None
+    state: str
+    next_at: datetime | None
+    sent: int
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = (
+    RecurringMessage.id,
+    RecurringMessage.firm_id,
+    RecurringMessage.thread_id,
+    RecurringMessage.author_id,
+    RecurringMessage.body,
+    RecurringMessage.rule,
+    RecurringMessage.time_zone,
+    RecurringMessage.ends_on,
+    RecurringMessage.state,
+    RecurringMessage.next_at,
+    RecurringMessage.sent,
+    RecurringMessage.error,
+    RecurringMessage.created_at,
+    RecurringMessage.updated_at,
+)
+
+
+def _value(row: Any) -> Recurring:
+    return Recurring(**{column.key: getattr(row, column.key) for column in _COLUMNS})
+
+
+async def insert_recurring(
+    conn: AsyncConnection,
+    *,
+    firm_id: int,
+    thread_id: int,
+    author_id: int,
+    body: str,
+    rule: str,
+    time_zone: str,
+    ends_on: date | None,
+    next_at: datetime,
+    now: datetime,
+) -> Recurring:
+    row = (
+        await conn.execute(
+            insert(RecurringMessage)
+            .values(
+                firm_id=firm_id,
+                thread_id=thread_id,
+                author_id=author_id,
+                body=body,
+                rule=rule,
+                time_zone=time_zone,
+                ends_on=ends_on,
+                state=ACTIVE,
+                next_at=next_at,
+                sent=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(*_COLUMNS)
+        )
+    ).one()
+    return _value(row)
+
+
+async def get_recurring(conn: AsyncConnection, recurring_id: int, *, for_update: bool = False) -> Recurring | None:
+    query = select(*_COLUMNS).where(RecurringMessage.id == recurring_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _value(row)
+
+
+async def list_recurring(
+    conn: AsyncConnection, firm_id: int, *, thread_id: int | None, states: list[str], limit: int
+) -> list[Recurring]:
+    query = select(*_COLUMNS).where(RecurringMessage.firm_id == firm_id, RecurringMessage.state.in_(states))
+    if thread_id is not None:
+        query = query.where(RecurringMessage.thread_id == thread_id)
+    rows = await conn.execute(query.order_by(RecurringMessage.id).limit(limit))
+    return [_value(row) for row in rows]
+
+
+async def update_recurring(conn: AsyncConnection, recurring_id: int, now: datetime, **values: Any) -> Recurring:
+    row = (
+        await conn.execute(
+            update(RecurringMessage)
+            .where(RecurringMessage.id == recurring_id)
+            .values(updated_at=now, **values)
+            .returning(*_COLUMNS)
+        )
+    ).one()
+    return _value(row)
