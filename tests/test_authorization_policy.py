@@ -207,6 +207,37 @@ POLICY: dict[str, Rule] = {
     ),
     # No bulk send is made for the probes: this row compares missing ids.
     "ws bulk.get": Rule("bulk", frozenset(), lambda o: {"bulk_id": o["bulk"]}, reads=True),
+    # Automation (docs/scheduler.md): staff and bots; owners set the business hours.
+    "ws business_hours": Rule(None, STAFF_AND_BOT, reads=True, gated=NOT_FOR_CLIENTS),
+    "ws business_hours.set": Rule(
+        None,
+        OWNER,
+        lambda o: {"time_zone": "UTC"},
+        gated=_gate("forbidden", "manager", "staff", "bot", *CLIENTS),
+    ),
+    "ws reminders.get": Rule(
+        "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, reads=True, gated=NOT_FOR_CLIENTS
+    ),
+    "ws reminders.set": Rule(
+        "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"], "enabled": False}, gated=NOT_FOR_CLIENTS
+    ),
+    "ws reminders.resend": Rule("thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, gated=NOT_FOR_CLIENTS),
+    "ws recurring.create": Rule(
+        "thread",
+        STAFF_AND_BOT,
+        lambda o: {"thread_id": o["thread"], "body": "probe", "rule": "0 9 * * mon"},
+        gated=NOT_FOR_CLIENTS,
+    ),
+    "ws recurring.list": Rule(
+        "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, reads=True, gated=NOT_FOR_CLIENTS
+    ),
+    # No recurring message is made for the probes: these rows compare missing ids.
+    "ws recurring.update": Rule(
+        "recurring", frozenset(), lambda o: {"recurring_id": o["recurring"], "paused": True}, gated=NOT_FOR_CLIENTS
+    ),
+    "ws recurring.cancel": Rule(
+        "recurring", frozenset(), lambda o: {"recurring_id": o["recurring"]}, gated=NOT_FOR_CLIENTS
+    ),
 }
 
 
@@ -357,6 +388,17 @@ POLICY.update(
             ),
         ),
         "GET /api/bulk-sends/{bulk_id:int}": _same_as("bulk.get", build=NO_BODY),
+        "GET /api/firm/business-hours": _same_as("business_hours"),
+        "PUT /api/firm/business-hours": _same_as("business_hours.set", build=_body({"time_zone": "UTC"})),
+        "GET /api/threads/{thread_id:int}/reminders": _same_as("reminders.get", build=NO_BODY),
+        "PUT /api/threads/{thread_id:int}/reminders": _same_as("reminders.set", build=_body({"enabled": False})),
+        "POST /api/threads/{thread_id:int}/reminders/resend": _same_as("reminders.resend", build=NO_BODY),
+        "POST /api/threads/{thread_id:int}/recurring": _same_as(
+            "recurring.create", build=_body({"body": "probe", "rule": "0 9 * * mon"})
+        ),
+        "GET /api/recurring": _same_as("recurring.list", build=lambda o: {"params": {"thread_id": o["thread"]}}),
+        "PATCH /api/recurring/{recurring_id:int}": _same_as("recurring.update", build=_body({"paused": True})),
+        "DELETE /api/recurring/{recurring_id:int}": _same_as("recurring.cancel", build=NO_BODY),
         # Generated emails (docs/generated_emails.md): staff use them, owners and managers set the
         # rules. No event, rule or draft is made for the probes: those rows compare missing ids.
         "GET /api/client-events": Rule(None, STAFF, reads=True),
@@ -412,6 +454,7 @@ PATH_IDS = {
     "rule_id": "rule",
     "draft_id": "email_draft",
     "bulk_id": "bulk",
+    "recurring_id": "recurring",
 }
 
 
@@ -489,6 +532,7 @@ async def _objects(
         "rule": MISSING - 3,
         "email_draft": MISSING - 4,
         "bulk": MISSING - 5,
+        "recurring": MISSING - 6,
     }
     ids["task"] = (await author.ok("task.create", message_id=message, assignee_id=users["author"].id))["task"]["id"]
     scheduled = await author.ok("send", thread_id=thread, body="later", client_msg_id=new_id(), send_at=_later())
