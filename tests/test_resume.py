@@ -74,7 +74,7 @@ async def test_live_events_wait_for_the_resume(cast: Cast, connect: Connect) -> 
     live_index = next(
         i
         for i, f in enumerate(back.frames)
-        if f.get("op") == "event" and f["data"]["message"]["body"] == "live after hello"
+        if f.get("type") == "message.created" and f["data"]["message"]["body"] == "live after hello"
     )
     assert live_index > ok_index
 
