@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -156,6 +156,18 @@ async def test_notifications_are_their_recipients_alone(cast: Cast, connect: Con
     assert [e for e in staff2.events if e["type"] == "notification"] == []
 
 
+async def listed(
+    server: ChatdProcess, token: str, state: str, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first delivery in ``state`` that matches, waiting up to 20 s for it to be recorded."""
+    for _ in range(200):
+        found = [d for d in await deliveries(server, token, state) if match(d)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {state} delivery matches")
+
+
 async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
     server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, sms: Receiver
 ) -> None:
@@ -178,8 +190,9 @@ async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
     sms.fail_with(503, times=1)
     thread_id = (await open_thread(staff, cast.client, body="Call me back"))["thread"]["id"]
     await asyncio.to_thread(sms.wait_for, seen + 1)  # the first attempt, refused
-    pending = await deliveries(server, cast.token(cast.staff), "pending")
-    assert any(d["kind"] == "notify.sms" and "503" in (d["last_error"] or "") for d in pending)
+    # The refusal is recorded once the provider's answer is back, a moment after it was received.
+    refused = await listed(server, cast.token(cast.staff), "pending", lambda d: "503" in (d["last_error"] or ""))
+    assert refused["kind"] == "notify.sms"
     clock.advance(60)  # past the first backoff
     received = await asyncio.to_thread(sms.wait_for, seen + 2)
     request = received[seen + 1]
@@ -194,20 +207,14 @@ async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
     sms.fail_with(400, times=1)
     await staff.ok("send", thread_id=thread_id, body="Second try", client_msg_id=new_id())
     await asyncio.to_thread(sms.wait_for, seen + 3)
-    failed: list[dict[str, Any]] = []
-    for _ in range(50):
-        failed = [d for d in await deliveries(server, cast.token(cast.staff), "failed") if d["kind"] == "notify.sms"]
-        if failed:
-            break
-        await asyncio.sleep(0.1)
-    assert failed, "the refused SMS is not listed as failed"
-    assert "400" in failed[0]["last_error"]
+    failed = await listed(server, cast.token(cast.staff), "failed", lambda d: d["kind"] == "notify.sms")
+    assert "400" in failed["last_error"]
     async with api(server, cast.token(cast.client)) as http:
         assert (await http.get("/api/deliveries")).status_code == 404  # clients see no deliveries
     async with api(server, cast.token(cast.staff)) as http:
-        retried = await http.post(f"/api/deliveries/{failed[0]['id']}/retry")
+        retried = await http.post(f"/api/deliveries/{failed['id']}/retry")
         assert retried.status_code == 200, retried.text
-        again = await http.post(f"/api/deliveries/{failed[0]['id']}/retry")
+        again = await http.post(f"/api/deliveries/{failed['id']}/retry")
         assert again.status_code == 404
     received = await asyncio.to_thread(sms.wait_for, seen + 4)
     assert "Second try" in json.loads(received[seen + 3].body)["text"]
