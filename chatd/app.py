@@ -83,6 +83,7 @@ from chatd.ws import websocket_endpoint
 from scheduler import Scheduler
 from scheduler.jobs import prune_events
 from storage import Database
+from storage import errors as storage_errors
 from storage import events as event_store
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,9 @@ WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
 
 def build_services(settings: Settings, clock: Clock) -> Services:
     db = Database(settings.database_url, on_commit=metrics.COMMIT_SECONDS.observe)
-    broker: Broker = RedisBroker(settings.redis_url) if settings.redis_url else LocalBroker()
+    broker: Broker = (
+        RedisBroker(settings.redis_url, health_s=settings.redis_health_s) if settings.redis_url else LocalBroker()
+    )
 
     async def load_events(after: int, through: int) -> list[BusEvent]:
         async with db.read() as conn:
@@ -222,6 +225,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         return error_response(code, str(exc.detail), exc.status_code)
 
+    async def unreachable(request: Request, exc: Exception) -> Response:
+        return await handle_error(request, errors.Unavailable("the database cannot be reached; retry"))
+
     async def crash(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response("internal", "internal error", 500)
@@ -252,6 +258,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={errors.ChatdError: handle_error, HTTPException: http_error, 500: crash},
+        exception_handlers={
+            errors.ChatdError: handle_error,
+            storage_errors.Unavailable: unreachable,
+            HTTPException: http_error,
+            500: crash,
+        },
         middleware=[Middleware(RequestIdMiddleware)],
     )

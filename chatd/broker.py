@@ -2,7 +2,9 @@
 several chatd processes. Either way ``publish`` never blocks the caller.
 
 Redis carries a doorbell, not the mail: a process that was cut off catches up from SQL when it
-subscribes again, so an outage delays cross-process delivery but loses nothing.
+subscribes again, so an outage delays cross-process delivery but loses nothing. A Redis that goes
+silent without closing the socket (a dropped route, a frozen host) is noticed by pinging on the
+subscription: no answer within two health intervals and the listener reconnects.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 
 import msgspec
 import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from chatd import bus, metrics
@@ -64,10 +67,13 @@ class LocalBroker:
 class RedisBroker:
     """Delivers locally at once, and through Redis pub/sub to every other process."""
 
-    def __init__(self, url: str, *, outbox_size: int = 10_000, max_backoff_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, outbox_size: int = 10_000, max_backoff_s: float = 1.0, health_s: float = 5.0
+    ) -> None:
         self.origin = uuid.uuid4().hex
         self._url = url
         self._max_backoff_s = max_backoff_s
+        self._health_s = health_s
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
         self._hub: Hub | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -76,7 +82,15 @@ class RedisBroker:
 
     async def start(self, hub: Hub) -> None:
         self._hub = hub
-        self._client = redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+        # Every command (publish, ping, subscribe's handshake) gives up after one health interval,
+        # so a silent Redis costs a retry, never a stuck task.
+        self._client = redis.from_url(
+            self._url,
+            socket_connect_timeout=self._health_s,
+            socket_timeout=self._health_s,
+            socket_keepalive=True,
+            health_check_interval=self._health_s,
+        )
         self._tasks = [
             asyncio.create_task(self._listen(), name="redis-listener"),
             asyncio.create_task(self._send(), name="redis-publisher"),
@@ -146,12 +160,26 @@ class RedisBroker:
             assert self._hub is not None
             # Whatever was committed while we were not listening comes from SQL.
             await self._hub.catch_up()
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    self._receive(message["data"])
+            await self._deliver_while_heard(pubsub)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    async def _deliver_while_heard(self, pubsub: PubSub) -> None:
+        """Deliver messages; ping when it is quiet, and give up when Redis stays silent."""
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        while True:
+            message = await pubsub.get_message(timeout=self._health_s)
+            if message is not None:
+                heard = loop.time()
+                if message.get("type") == "message":
+                    self._receive(message["data"])
+                continue
+            silent = loop.time() - heard
+            if silent > 2 * self._health_s:
+                raise ConnectionError(f"no answer from redis for {silent:.1f}s")
+            await pubsub.ping()  # its pong counts as hearing from Redis
 
     def _receive(self, payload: bytes) -> None:
         assert self._hub is not None

@@ -10,7 +10,8 @@ ChatdError(code)
 ├── TooLarge         too_large        413
 ├── UnsupportedType  unsupported_type 415  (an upload whose content is not an accepted kind of file)
 ├── RateLimited      rate_limited     429  (carries retry_after)
-└── ResyncRequired   resync_required  410
+├── ResyncRequired   resync_required  410
+└── Unavailable      unavailable      503  (the database cannot be reached; carries retry_after)
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ class RateLimited(ChatdError):
     status = 429
 
     def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(ChatdError):
+    code = ErrorCode.UNAVAILABLE
+    status = 503
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

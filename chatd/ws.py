@@ -60,6 +60,7 @@ from protocol.frames import (
     Typing,
 )
 from protocol.values import Role, Source, format_time
+from storage import errors as storage_errors
 from storage.directory import Account
 
 logger = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class Connection:
             if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, OSError)):
                 logger.error("session %s failed", self.session.session_id, exc_info=outcome)
         if close is not None:
-            with contextlib.suppress(RuntimeError, OSError):  # already gone
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # already gone
                 await self.websocket.close(code=close[0], reason=close[1])
 
     async def _send(self, frame: Frame) -> None:
@@ -223,9 +224,12 @@ class Connection:
                 raise errors.RateLimited(
                     f"over {self.services.settings.requests_per_second:g} requests a second", round(wait, 3)
                 )
-            result = await self._dispatch(frame)
+            try:
+                result = await self._dispatch(frame)
+            except storage_errors.Unavailable as exc:
+                raise errors.Unavailable("the database cannot be reached; retry") from exc
         except errors.ChatdError as exc:
-            retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
+            retry_after = exc.retry_after if isinstance(exc, errors.RateLimited | errors.Unavailable) else None
             logger.info("%s answered %s: %s", frame.__struct_config__.tag, exc.code.value, exc.message)
             self._reply(Error(id=frame.id, code=exc.code.value, message=exc.message, retry_after=retry_after))
             return

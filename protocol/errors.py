@@ -17,6 +17,7 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "conflict"
     READ_ONLY = "read_only"
     RESYNC_REQUIRED = "resync_required"
+    UNAVAILABLE = "unavailable"  # the database cannot be reached: retry after retry_after
     INTERNAL = "internal"
 
 

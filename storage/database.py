@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +37,9 @@ class Database:
         # Told how many seconds each write transaction's COMMIT took (a metrics histogram).
         self._on_commit = on_commit
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        # Pre-ping: a pooled connection that died with the server (restart, failover) is replaced
+        # at checkout instead of failing the first request after an outage.
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # on SQLITE_BUSY inside driver threads.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -43,19 +48,21 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        with _unavailable_when_unreachable():
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
-            async with self.engine.connect() as conn, self._transaction(conn):
-                yield conn
-            return
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with self._transaction(conn):
-                yield conn
+        with _unavailable_when_unreachable():
+            if self._write_lock is None:
+                async with self.engine.connect() as conn, self._transaction(conn):
+                    yield conn
+                return
+            async with self._write_lock, self.engine.connect() as conn:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+                async with self._transaction(conn):
+                    yield conn
 
     @asynccontextmanager
     async def _transaction(self, conn: AsyncConnection) -> AsyncIterator[None]:
@@ -91,6 +98,19 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@contextmanager
+def _unavailable_when_unreachable() -> Iterator[None]:
+    """Raise ``Unavailable`` for a lost or refused connection, so callers can tell "try again" from a bug."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable(f"database connection lost: {exc.orig}") from exc
+        raise
+    except (OSError, TimeoutError) as exc:  # refused, reset or timed out while connecting
+        raise Unavailable(f"database unreachable: {exc!r}") from exc
 
 
 def alembic_config() -> Config:

@@ -1,4 +1,4 @@
-"""A TCP proxy a test can cut, or make deaf, to break a client's socket the way a network does."""
+"""A TCP proxy a test can cut, make deaf, blackhole or shut, to break a socket the way a network does."""
 
 from __future__ import annotations
 
@@ -9,11 +9,25 @@ from tests.support import free_port
 
 
 class CuttableProxy:
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    """Forwards to ``target_port``; given more ports, it balances new connections over them in turn,
+    skipping a target that refuses (a process restarting), as a load balancer would."""
+
+    def __init__(self, target_port: int, *more_ports: int) -> None:
+        self.target_ports = [target_port, *more_ports]
+        self._turn = 0
         self.port = free_port()
         # While set, what the server sends is swallowed: requests arrive, answers are lost.
         self.deaf = False
+        # While set, new connections are closed at once, as by a host whose service is down.
+        self.refusing = False
+        # Cleared while blackholed: nothing moves either way and new connections hang, yet no
+        # socket closes. Connections open across a blackhole stay dead after it, as when the host
+        # behind rebooted or a firewall forgot the flow: only a peer that notices the silence and
+        # reconnects gets through again.
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._generation = 0
+        self._stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -25,6 +39,8 @@ class CuttableProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
     async def stop(self) -> None:
+        self._stopped.set()
+        self.restore()
         self.cut()
         if self._server is not None:
             self._server.close()
@@ -37,18 +53,52 @@ class CuttableProxy:
         self._writers.clear()
         self.deaf = False
 
+    def blackhole(self) -> None:
+        """Go silent both ways without closing anything (a dead switch, a dropped route)."""
+        self._generation += 1
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        self._flowing.set()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self._writers.update((writer, up_writer))
+        self._writers.add(writer)
+        await self._flowing.wait()
+        if self.refusing or writer.transport.is_closing():
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await self._connect_upstream()
+        except OSError:
+            writer.transport.abort()  # the service behind is down: so is the connection
+            return
+        self._writers.add(up_writer)
+        generation = self._generation
         await asyncio.gather(
-            self._pump(reader, up_writer, downstream=False),
-            self._pump(up_reader, writer, downstream=True),
+            self._pump(reader, up_writer, generation, downstream=False),
+            self._pump(up_reader, writer, generation, downstream=True),
             return_exceptions=True,
         )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, downstream: bool) -> None:
+    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        for _ in self.target_ports:
+            port = self.target_ports[self._turn % len(self.target_ports)]
+            self._turn += 1
+            try:
+                return await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                continue
+        raise ConnectionRefusedError(f"no target accepts: {self.target_ports}")
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, generation: int, *, downstream: bool
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
+                if generation != self._generation:
+                    await self._stopped.wait()  # a flow from before the blackhole: dead for good
+                    return
                 if downstream and self.deaf:
                     continue
                 writer.write(data)

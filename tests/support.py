@@ -202,6 +202,8 @@ class ChatdProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # Seconds it may take to listen: a loaded two-core machine needs more than 20.
+    start_timeout: float = 60.0
 
     @property
     def base_url(self) -> str:
@@ -225,7 +227,7 @@ class ChatdProcess:
             cwd=ROOT,
         )
         try:
-            wait_for_port(self.port, process=self.process)
+            wait_for_port(self.port, self.start_timeout, process=self.process)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; its log ends:\n{self.log()[-3000:]}") from None
 
@@ -311,6 +313,7 @@ class WsClient:
         *,
         subprotocol: str = JSON,
         headers: dict[str, str] | None = None,
+        hello_timeout: float = 5.0,
         **kwargs: Any,
     ) -> WsClient:
         all_headers = dict(headers or {})
@@ -319,7 +322,7 @@ class WsClient:
         conn = await websockets.connect(url, subprotocols=[subprotocol], additional_headers=all_headers, **kwargs)  # type: ignore[list-item]
         client = cls(conn, subprotocol)
         client._reader = asyncio.create_task(client._read())
-        client.hello = await client.next_frame(lambda f: f.get("op") == "hello")
+        client.hello = await client.next_frame(lambda f: f.get("op") == "hello", hello_timeout)
         return client
 
     def encode(self, frame: dict[str, Any]) -> str | bytes:

@@ -71,5 +71,5 @@ def path_id(request: Request, name: str) -> int:
 
 async def handle_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.ChatdError)
-    extra = {"retry_after": exc.retry_after} if isinstance(exc, errors.RateLimited) else {}
+    extra = {"retry_after": exc.retry_after} if isinstance(exc, errors.RateLimited | errors.Unavailable) else {}
     return error_response(exc.code.value, exc.message, exc.status, **extra)

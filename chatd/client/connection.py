@@ -117,6 +117,11 @@ class Client:
         self._fail_all(ConnectionLost("client closed"))
         self._end_events()
 
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up and resumed (False while it reconnects)."""
+        return self._connected.is_set()
+
     # -- requests --
 
     async def request(self, op: str, *, timeout_s: float | None = None, **fields: Any) -> dict[str, Any]:

@@ -1,0 +1,365 @@
+"""Faults survived by two chatd processes on PostgreSQL and Redis, with clients on both; each test
+ends with the audit of tests/faults.py. A marked suite (``-m faults``), run once by scripts/test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from chatd.client import Client
+from tests.conftest import make_cast, new_id, open_thread
+from tests.faults import (
+    Cluster,
+    Observer,
+    Sent,
+    Store,
+    audit,
+    cluster,
+    flood,
+    owner_of,
+    send_messages,
+    wait_delivered,
+)
+from tests.mail import MailServer
+from tests.proxy import CuttableProxy
+from tests.support import ChatdProcess, WsClient, seeder
+
+pytestmark = pytest.mark.faults
+
+NOTIFY_WINDOW_S = 120
+# scheduler.due.DueWork's lease on delivery work (an email, an SMS).
+EMAIL_LEASE_S = 120
+# Messages in the slow-reader test: CHATD_FAULTS_FLOOD=10000 for the issue's figure; the default
+# keeps the suite within minutes on a shared two-core machine (docs/reliability.md).
+FLOOD = int(os.environ.get("CHATD_FAULTS_FLOOD", "2000"))
+THREADS = 10
+# Clients reconnecting at once in the rolling-restart test: CHATD_FAULTS_CROWD=2000 for the issue's figure.
+CROWD = int(os.environ.get("CHATD_FAULTS_CROWD", "200"))
+
+
+async def until(probe: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
+    """Wait until ``probe()`` gives something true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await probe():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def wait_logged(cluster: Cluster, line: str, timeout: float = 10.0) -> None:
+    """Wait until every process has logged ``line``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not all(line in p.log() for p in cluster.processes):
+        assert loop.time() < deadline, f"not every process logged {line!r}"
+        await asyncio.sleep(0.05)
+
+
+async def test_redis_restarted_then_blackholed_loses_nothing(tmp_path: Path) -> None:
+    """Sends succeed and same-process delivery goes on while Redis is down or silent; once it is back,
+    delivery across processes resumes within 5 s and what pub/sub missed comes from SQL."""
+    async with cluster(tmp_path) as found:
+        one, two = found.processes
+        async with seeder(tmp_path, found.seed_env) as services:
+            cast = await make_cast(services)
+        store = Store(found.direct_db_url)
+        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+        client_on_one = await Observer.connect(one.ws_url, cast.client, cast.token(cast.client))
+        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
+        client_on_two = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
+        other = await Observer.connect(two.ws_url, cast.other_client, cast.token(cast.other_client))
+        observers = [staff, client_on_one, staff2, client_on_two, other]
+        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+        sent: list[Sent] = await send_messages(staff.conn, thread_id, "before", 3)
+
+        for fault in ("restart", "blackhole"):
+            if fault == "restart":
+                found.redis.stop()
+            else:
+                found.redis_link.blackhole()
+                # Held until both listeners have found Redis silent and given up on it.
+                await wait_logged(found, "no answer from redis")
+            during = await send_messages(staff.conn, thread_id, f"during {fault} from one", 3)
+            during += await send_messages(client_on_two.conn, thread_id, f"during {fault} from two", 3)
+            # Same-process delivery does not wait for Redis.
+            for message in during[:3]:
+                await client_on_one.conn.event("message.created", message__id=message.message_id)
+            for message in during[3:]:
+                await staff2.conn.event("message.created", message__id=message.message_id)
+            if fault == "restart":
+                found.redis.start()
+            else:
+                found.redis_link.restore()
+            probe = await send_messages(staff.conn, thread_id, f"after {fault}", 1)
+            await client_on_two.conn.event("message.created", timeout=5, message__id=probe[0].message_id)
+            sent += during + probe
+
+        await wait_delivered(store, observers)
+        assert other.received() == {}
+        report = await audit(store, found.clock.now(), sent)
+        assert report.messages == len(sent) + 1  # and the thread's opening message
+        for observer in observers:
+            await observer.close()
+        await store.close()
+
+
+async def test_database_down_answers_unavailable_and_stores_each_retry_once(tmp_path: Path) -> None:
+    """While PostgreSQL refuses connections, sends answer the retryable ``unavailable`` (never an ack)
+    and nothing is delivered; once it is back, the same processes serve again and a retried send
+    (same client_msg_id) is stored once."""
+    async with cluster(tmp_path) as found:
+        one, two = found.processes
+        pids = [p.process.pid for p in found.processes if p.process is not None]
+        async with seeder(tmp_path, found.seed_env) as services:
+            cast = await make_cast(services)
+        store = Store(found.direct_db_url)
+        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+        client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
+        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
+        other = await Observer.connect(one.ws_url, cast.other_client, cast.token(cast.other_client))
+        observers = [staff, client, staff2, other]
+        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+        sent = await send_messages(staff.conn, thread_id, "before", 2)
+        await wait_delivered(store, observers)
+        delivered = [len(o.events()) for o in observers]
+
+        found.db_link.refusing = True
+        found.db_link.cut()
+        keys = {staff: new_id(), client: new_id()}
+        for _ in range(3):
+            for sender, key in keys.items():
+                answer = await sender.conn.call("send", thread_id=thread_id, body=f"retried {key}", client_msg_id=key)
+                assert answer["op"] == "error", answer
+                assert answer["code"] == "unavailable", answer
+                assert answer["retry_after"] > 0
+        assert [len(o.events()) for o in observers] == delivered  # nothing stored, nothing delivered
+
+        found.db_link.refusing = False
+        for sender, key in keys.items():
+            first = await sender.conn.ok("send", thread_id=thread_id, body=f"retried {key}", client_msg_id=key)
+            again = await sender.conn.ok("send", thread_id=thread_id, body=f"retried {key}", client_msg_id=key)
+            assert again["message"]["id"] == first["message"]["id"]
+            sent.append(Sent(sender.user.id, key, first["message"]["id"]))
+        sent += await send_messages(client.conn, thread_id, "after", 2)
+
+        await wait_delivered(store, observers)
+        assert other.received() == {}
+        await audit(store, found.clock.now(), sent)
+        assert [p.process.pid for p in found.processes if p.process is not None] == pids
+        for observer in observers:
+            await observer.close()
+        await store.close()
+
+
+async def test_a_killed_process_loses_nothing_and_its_claimed_work_is_done_once(tmp_path: Path) -> None:
+    """``kill -9`` of the process holding a leased email delivery: its clients reconnect to the
+    other process and resume with nothing lost or doubled (an unanswered send retried with its
+    client_msg_id is stored once); the email is sent once, by the other, after the lease."""
+    mail = MailServer()
+    mail.start()
+    try:
+        env = {"CHATD_SMTP_URL": mail.url, "CHATD_NOTIFY_EMAIL_WINDOW_S": str(NOTIFY_WINDOW_S)}
+        async with cluster(tmp_path, env) as found:
+            async with seeder(tmp_path, found.seed_env) as services:
+                cast = await make_cast(services)
+            store = Store(found.direct_db_url)
+            placed = [(cast.staff, 0), (cast.client, 0), (cast.staff2, 1), (cast.client, 1)]
+            observers = [
+                await Observer.connect(found.processes[n].ws_url, user, cast.token(user)) for user, n in placed
+            ]
+            staff = observers[0]
+            thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+            sent = await send_messages(staff.conn, thread_id, "before", 3)
+            # A message to a client who is never connected: emailed when the batch window ends.
+            offline = (await open_thread(staff.conn, cast.other_client))["thread"]["id"]
+            sent += await send_messages(staff.conn, offline, "for the offline client", 1)
+            await wait_delivered(store, observers)
+
+            email_key = f"notify-email:{cast.other_client.id}"
+            await until(lambda: store.rows("SELECT id FROM due_work WHERE key = :key", key=email_key))
+            mail.stall(cast.other_client.email)
+            found.clock.advance(NOTIFY_WINDOW_S + 10)
+            _, sender_port = await asyncio.to_thread(mail.wait_stalled)
+            victim = owner_of(found.processes, sender_port, mail.port)
+            survivor = next(p for p in found.processes if p is not victim)
+            on_victim = [o for o in observers if _on(o, victim)]
+            # One of its clients sends and gets no answer before the process dies.
+            pending_key = new_id()
+            writer = on_victim[0]
+            await writer.conn.send_raw(
+                writer.conn.encode(
+                    {"op": "send", "id": 999, "thread_id": thread_id, "body": "in flight", "client_msg_id": pending_key}
+                )
+            )
+            await asyncio.to_thread(victim.stop, signal.SIGKILL)
+            for observer in on_victim:
+                await asyncio.wait_for(observer.conn.closed.wait(), 5)
+                await observer.reconnect(survivor.ws_url)
+            retried = await writer.conn.ok("send", thread_id=thread_id, body="in flight", client_msg_id=pending_key)
+            sent.append(Sent(writer.user.id, pending_key, retried["message"]["id"]))
+            for observer in observers:
+                sent += await send_messages(observer.conn, thread_id, f"after, by {observer.user.id}", 2)
+
+            # The lease of the dead process ends; the survivor sends the email, once.
+            found.clock.advance(EMAIL_LEASE_S + 10)
+            await asyncio.to_thread(mail.wait_for, cast.other_client.email)
+            done = "SELECT attempts FROM due_work WHERE key = :key AND state = 'done'"
+            await until(lambda: store.rows(done, key=email_key))
+            # Two leases: the dead process's, then the survivor's.
+            assert [tuple(row) for row in await store.rows(done, key=email_key)] == [(2,)]
+            await wait_delivered(store, observers)
+            assert len(mail.to(cast.other_client.email)) == 1
+            report = await audit(store, found.clock.now(), sent)
+            assert report.done >= 1
+            for observer in observers:
+                await observer.close()
+            await store.close()
+    finally:
+        mail.stop()
+
+
+def _on(observer: Observer, process: ChatdProcess) -> bool:
+    return observer.conn.conn.transport.get_extra_info("peername")[1] == process.port  # type: ignore[no-any-return]
+
+
+async def test_a_client_that_never_reads_is_closed_then_resumes_while_10000_messages_flow(tmp_path: Path) -> None:
+    """Its queue stays bounded (CHATD_OUTBOUND_QUEUE, small here so the kernel's buffers do not
+    absorb the flood first): it is closed with 4001, the readers on both processes get every
+    message in order, and it resumes with nothing lost or doubled."""
+    env = {
+        "CHATD_OUTBOUND_QUEUE": "200",
+        "CHATD_REQUESTS_PER_SECOND": "100000",
+        # Only the queue may close it: no heartbeat timeout while it sleeps through the flood.
+        "CHATD_HEARTBEAT_S": "600",
+        "CHATD_MAX_REPLAY_EVENTS": "20000",
+    }
+    async with cluster(tmp_path, env, linked=False) as found:
+        one, two = found.processes
+        async with seeder(tmp_path, found.seed_env) as services:
+            cast = await make_cast(services)
+        store = Store(found.direct_db_url)
+        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
+        client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
+        # It stops reading after the hello, with a fixed 64 KiB window (no autotuning to tens of MB).
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", one.port))
+        # No pings of its own either: only the server may give up on it.
+        conn = await WsClient.connect(
+            one.ws_url, cast.token(cast.client), sock=sock, ping_interval=None, hello_timeout=60
+        )
+        await conn.ok("ping")
+        sleeper = Observer(cast.client, cast.token(cast.client), [conn], conn.hello["event_id"])
+        conn.conn.transport.pause_reading()  # type: ignore[attr-defined]
+        threads = [(await open_thread(staff.conn, cast.client))["thread"]["id"] for _ in range(THREADS)]
+        sent = await flood([one.base_url, two.base_url], cast.staff, cast.token(cast.staff), threads, FLOOD, "x" * 1000)
+        await wait_delivered(store, [staff, staff2, client], timeout=120)
+        await until(lambda: _logged(one, "too far behind"), timeout=30)
+        conn.conn.transport.resume_reading()  # type: ignore[attr-defined]
+        await asyncio.wait_for(conn.closed.wait(), 30)
+        assert conn.conn.close_code == 4001
+        received = sum(len(ids) for ids in sleeper.received().values())
+        assert received < FLOOD  # it was cut off mid-way, not after the end
+        await sleeper.reconnect(one.ws_url)
+        await wait_delivered(store, [sleeper], timeout=60)
+        await audit(store, found.clock.now(), sent)
+        for observer in (staff, staff2, client, sleeper):
+            await observer.close()
+        await store.close()
+
+
+async def _logged(process: ChatdProcess, line: str) -> bool:
+    return line in process.log()
+
+
+async def test_a_rolling_restart_with_sigterm_loses_nothing_and_the_crowd_is_back_quickly(tmp_path: Path) -> None:
+    """A crowd of SDK clients (chatd.client: jittered exponential backoff) behind a balancer; each
+    process in turn gets SIGTERM (drain, close 1001, exit) and is started again while a staff member
+    keeps sending. Every client gets every message once, in order, and is back (how soon is printed)."""
+    async with cluster(tmp_path, {"CHATD_REQUESTS_PER_SECOND": "100000"}, linked=False) as found:
+        one, two = found.processes
+        balancer = CuttableProxy(one.port, two.port)
+        await balancer.start()
+        async with seeder(tmp_path, found.seed_env) as services:
+            cast = await make_cast(services)
+        store = Store(found.direct_db_url)
+        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+        await staff.close()
+        crowd = [Client(balancer.ws_url, cast.token(cast.client)) for _ in range(CROWD)]
+        for batch in range(0, CROWD, 20):  # connected a few at a time: the crowd is at ease first
+            await asyncio.gather(*(c.start() for c in crowd[batch : batch + 20]))
+        sender = Client(balancer.ws_url, cast.token(cast.staff), request_timeout=60)
+        await sender.start()
+
+        sent: list[Sent] = []
+
+        async def send(tag: str) -> None:
+            key = new_id()
+            message = await sender.send(thread_id, f"{tag}", client_msg_id=key)
+            sent.append(Sent(cast.staff.id, key, message.id))
+
+        back_after: list[float] = []
+        for process in found.processes:
+            await send(f"before stopping {process.port}")
+            watcher = await WsClient.connect(
+                process.ws_url, cast.token(cast.staff2), ping_interval=None, hello_timeout=60
+            )
+            before = [c.reconnects for c in crowd]
+            stopped = asyncio.get_running_loop().time()
+            stopping = asyncio.ensure_future(asyncio.to_thread(process.stop, signal.SIGTERM))
+            await send(f"while stopping {process.port}")  # the SDK retries it on the other process
+            assert await stopping in (0, -signal.SIGTERM), process.log()
+            took = await _until_reconnected(crowd, before, stopped)
+            assert took, "no client was on the stopped process"
+            back_after += took
+            await asyncio.wait_for(watcher.closed.wait(), 5)
+            assert watcher.conn.close_code == 1001  # going away: reconnect and resume
+            await asyncio.to_thread(process.start)
+            await send(f"after restarting {process.port}")
+
+        expected = [s.message_id for s in sent]
+        for client in crowd:
+            got = await _drain_messages(client, len(expected))
+            assert got == expected
+        # Measured, not asserted (a timed assertion fails on a loaded machine): docs/reliability.md.
+        back_after.sort()
+        p50, p99 = (back_after[min(len(back_after) - 1, int(len(back_after) * q))] for q in (0.5, 0.99))
+        print(
+            f"rolling restart: {len(back_after)} reconnects of {CROWD} clients; back p50 {p50:.1f} s, p99 {p99:.1f} s"
+        )
+        await audit(store, found.clock.now(), sent)
+        await asyncio.gather(*(c.close() for c in [*crowd, sender]))
+        await balancer.stop()
+        await store.close()
+
+
+async def _until_reconnected(crowd: list[Client], before: list[int], since: float) -> list[float]:
+    """Once a process has exited: wait until each client it served is connected again; how long each
+    took since ``since``."""
+    loop = asyncio.get_running_loop()
+    moved = {n for n, c in enumerate(crowd) if not c.connected or c.reconnects > before[n]}
+    back: dict[int, float] = {}
+    while len(back) < len(moved):
+        for n in moved - back.keys():
+            if crowd[n].connected and crowd[n].reconnects > before[n]:
+                back[n] = loop.time() - since
+        assert loop.time() - since < 120, f"{len(moved) - len(back)} of {len(moved)} clients not back"
+        await asyncio.sleep(0.05)
+    return list(back.values())
+
+
+async def _drain_messages(client: Client, count: int) -> list[int]:
+    got: list[int] = []
+    while len(got) < count:
+        event = await client.next_event(timeout_s=15)
+        if event.type == "message.created":
+            got.append(event.data["message"]["id"])
+    return got
