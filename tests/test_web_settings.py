@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page, expect
 
@@ -217,3 +218,42 @@ async def test_signatures_are_set_in_settings_and_end_messages(server: ChatdProc
         )
         unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
         assert unexpected == [], unexpected
+
+
+async def test_business_hours_and_the_automatic_reply(server: ChatdProcess, services: Services) -> None:
+    firm = await new_firm(services, "Cabinet Perrin")
+    owner = await services.directory.create_user(
+        firm_id=firm.id, email="olivia@perrin.test", name="Olivia Perrin", role=Role.OWNER, password=PASSWORD
+    )
+    client = await services.directory.create_user(
+        firm_id=firm.id, email="claire@perrin.test", name="Claire Morel", role=Role.CLIENT, password=PASSWORD
+    )
+    async with chromium() as browser:
+        _, page = await new_page(browser, server.base_url, width=1280, height=900)
+        await log_in(page, owner.email)
+        await settings(page, "Business hours")
+        await page.get_by_label("Time zone").fill("Europe/Paris")
+        await page.get_by_label("Monday").fill("9h to noon")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status").filter(has_text="is not a time range")).to_be_visible()
+        await page.get_by_label("Monday").fill("09:00-12:00, 14:00-18:00")
+        today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()  # closed today: a client gets the reply
+        await page.get_by_label("Closed dates").fill(f"2026-12-25\n{today}")
+        await page.get_by_label("Automatic reply").fill("We are closed; we answer from **9:00**.")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        await page.reload()
+        await expect(page.get_by_label("Closed dates")).to_have_value(re.compile("2026-12-25"))
+        await expect(page.get_by_label("Monday")).to_have_value("09:00-12:00, 14:00-18:00")
+        await screenshot(page, "settings-hours")
+
+        async with await http(server.base_url) as api:
+            api.headers["Authorization"] = f"Bearer {(await services.directory.create_token(client.id))[1]}"
+            body = {"subject": "After hours", "body": "Are you there?", "client_msg_id": "after-hours-1"}
+            assert (await api.post("/api/threads", json=body)).status_code == 201
+        await page.get_by_role("link", name="Back to conversations").click()
+        await page.get_by_role("navigation").get_by_role("link", name=re.compile("After hours")).click()
+        reply = page.get_by_role("log").locator("article", has_text="We are closed; we answer from")
+        await expect(reply).to_contain_text("Automatic reply")
+        unexpected = [e for e in page.errors if "401" not in e and "400" not in e]  # type: ignore[attr-defined]
+        assert unexpected == [], unexpected  # sign-in asks /api/me first

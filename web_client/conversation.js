@@ -127,6 +127,7 @@ function messageElement(store, message, grouped, withReceipt, actions) {
             h("span", { class: "author" }, author),
             note ? h("span", { class: "note-tag" }, t.internalNote) : null,
             message.urgent ? h("span", { class: "urgent-tag" }, t.urgent) : null,
+            message.automatic === "auto_reply" ? h("span", { class: "auto-tag" }, t.automaticReply) : null,
             privateWith ? h("span", { class: "private-tag" }, t.privateWith(privateWith)) : null,
             h("time", { datetime: message.created_at, title: formatFull(message.created_at) }, formatTime(message.created_at)),
           ),
