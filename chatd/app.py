@@ -34,6 +34,7 @@ from chatd.api import (
 from chatd.api import bulk_sends as bulk_sends_api
 from chatd.api import generated_emails as generated_emails_api
 from chatd.api import notifications as notifications_api
+from chatd.api import push as push_api
 from chatd.api import signatures as signatures_api
 from chatd.api import templates as templates_api
 from chatd.api.common import error_response, handle_error
@@ -68,6 +69,7 @@ from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
 from chatd.services.outbox import Outbox
+from chatd.services.push import WebPush
 from chatd.services.recurring import RecurringMessages
 from chatd.services.reminders import Reminders
 from chatd.services.scheduled_sends import ScheduledSends
@@ -146,6 +148,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(notifications_module.EMAIL_KIND, notifications.deliver_email)
     if notifications.sms_enabled:
         jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
+    web_push = WebPush(db, clock, settings)
+    jobs.due.on_delivery(notifications_module.PUSH_KIND, web_push.deliver)
     generated_emails = GeneratedEmails(db, clock, conversations, templates)
     jobs.due.on(generated_emails_module.DUE_KIND, generated_emails.run_daily)
     webhook_service = Webhooks(db, clock, settings, bot_service)
@@ -190,6 +194,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         business_hours=BusinessHours(db, clock),
         reminders=reminders,
         recurring=recurring,
+        web_push=web_push,
     )
 
 
@@ -252,6 +257,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *notifications_api.routes,
         *generated_emails_api.routes,
         *automation_api.routes,
+        *push_api.routes,
     ]
     if WEB_CLIENT.is_dir():
         routes.append(Mount("/", WebClient(WEB_CLIENT), name="web_client"))

@@ -67,6 +67,11 @@ class Settings:
     sms_url: str | None = None
     sms_token: Secret | None = None
     sms_from: str = "chatd"
+    # Web push: the VAPID key (else one is made and kept in the database), the contact push services
+    # see (mailto: or https:), and whether subscriptions may point at loopback or private addresses.
+    vapid_private_key: Secret | None = None
+    vapid_subject: str = "mailto:chatd@localhost"
+    push_allow_private: bool = False
     # Notifications arriving within this window after the first go out in one email.
     notify_email_window_s: int = 120
     # Attachments (docs/composing.md).
@@ -117,6 +122,9 @@ class Settings:
             sms_url=env.get("CHATD_SMS_URL") or None,
             sms_token=Secret(env["CHATD_SMS_TOKEN"]) if env.get("CHATD_SMS_TOKEN") else None,
             sms_from=env.get("CHATD_SMS_FROM") or "chatd",
+            vapid_private_key=Secret(env["CHATD_VAPID_PRIVATE_KEY"]) if env.get("CHATD_VAPID_PRIVATE_KEY") else None,
+            vapid_subject=env.get("CHATD_VAPID_SUBJECT") or "mailto:chatd@localhost",
+            push_allow_private=env.get("CHATD_PUSH_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
             notify_email_window_s=_int(env, "CHATD_NOTIFY_EMAIL_WINDOW_S", 120),
             max_upload_bytes=_int(env, "CHATD_MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
             max_attachments_per_message=_int(env, "CHATD_MAX_ATTACHMENTS", 10),

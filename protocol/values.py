@@ -240,6 +240,8 @@ class Channel(enum.StrEnum):
     IN_APP = "in_app"
     EMAIL = "email"
     SMS = "sms"
+    # Web push to the browsers the user registered (docs/notifications.md).
+    PUSH = "push"
 
 
 class Notification(msgspec.Struct, kw_only=True):

@@ -173,7 +173,7 @@ async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
 ) -> None:
     async with api(server, cast.token(cast.client)) as http:
         defaults = (await http.get("/api/notifications/settings")).json()["settings"]
-        assert defaults["channels"]["new_message"] == ["in_app", "email"]
+        assert defaults["channels"]["new_message"] == ["in_app", "email", "push"]
         changed = await http.patch(
             "/api/notifications/settings",
             json={"phone": "+33 6 12 34 56 78", "channels": {"new_message": ["sms", "in_app"]}},

@@ -22,6 +22,7 @@ from chatd.services.edit_history import EditHistory
 from chatd.services.generated_emails import GeneratedEmails
 from chatd.services.inbox import Inbox
 from chatd.services.notifications import Notifications
+from chatd.services.push import WebPush
 from chatd.services.recurring import RecurringMessages
 from chatd.services.reminders import Reminders
 from chatd.services.scheduled_sends import ScheduledSends
@@ -69,6 +70,7 @@ class Services:
     business_hours: BusinessHours
     reminders: Reminders
     recurring: RecurringMessages
+    web_push: WebPush
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""

@@ -5,6 +5,7 @@ after their commit. New messages need no call: a periodic job turns ``message.cr
 notifications (a cursor in SQL, advanced in the same transaction, so each message is handled once
 whatever the number of processes), which keeps the send path short.
 
+Web push goes out at once, one delivery per registered browser (chatd/services/push.py).
 Email is batched: the first notification of a user schedules their batch ``notify_email_window_s``
 later; what arrives meanwhile joins it. When the batch is due, notifications whose message the user
 has read, or all of them when the user is connected, are skipped; the rest go in one email with
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.broker import Broker
@@ -34,6 +36,7 @@ from storage import Database
 from storage import due as due_store
 from storage import events as event_store
 from storage import notifications as store
+from storage import push as push_store
 from storage.due import DueItem
 from storage.notifications import EmailItem, Recipient, StoredNotification
 
@@ -41,25 +44,34 @@ logger = logging.getLogger(__name__)
 
 EMAIL_KIND = "notify.email"
 SMS_KIND = "notify.sms"
+PUSH_KIND = "notify.push"
 EVENT = "notification"
 CURSOR = "notify_fanout_through"
 # A connected session's row is refreshed every minute; older than this, its process is gone.
 PRESENCE_REFRESH_S = 60
 PRESENCE_STALE = timedelta(minutes=5)
 
+# Push goes with email by default: it reaches only the browsers a user chose to register.
 _STAFF_DEFAULTS: dict[NotificationKind, tuple[Channel, ...]] = {
-    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL),
-    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL),
-    NotificationKind.ASSIGNMENT: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
+    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
+    NotificationKind.ASSIGNMENT: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
     NotificationKind.REMINDER: (Channel.IN_APP,),
-    NotificationKind.FOLLOW_UP: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.FOLLOW_UP: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
 }
 _CLIENT_DEFAULTS: dict[NotificationKind, tuple[Channel, ...]] = {
-    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL),
-    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.NEW_MESSAGE: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
+    NotificationKind.MENTION: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
     NotificationKind.ASSIGNMENT: (Channel.IN_APP,),
-    NotificationKind.REMINDER: (Channel.IN_APP, Channel.EMAIL),
+    NotificationKind.REMINDER: (Channel.IN_APP, Channel.EMAIL, Channel.PUSH),
     NotificationKind.FOLLOW_UP: (Channel.IN_APP,),
+}
+_PUSH_TITLES = {
+    NotificationKind.NEW_MESSAGE: "New message",
+    NotificationKind.MENTION: "You were mentioned",
+    NotificationKind.ASSIGNMENT: "Assigned to you",
+    NotificationKind.REMINDER: "Reminder",
+    NotificationKind.FOLLOW_UP: "Follow-up",
 }
 
 AfterCommit = Callable[[], None]
@@ -164,6 +176,18 @@ class Notifications:
                 ref_id=stored.value.id,
                 payload={"to": settings.phone, "text": self._sms_text(stored)},
             )
+        if Channel.PUSH in channels:
+            data = self._push_payload(stored)
+            for target in await push_store.subscriptions_of(conn, recipient.user_id):
+                await due_store.schedule(
+                    conn,
+                    kind=PUSH_KIND,
+                    due_at=now,
+                    now=now,
+                    firm_id=recipient.firm_id,
+                    ref_id=target.id,
+                    payload={"data": data},
+                )
         if Channel.IN_APP not in channels:
             return _nothing
         record = await event_store.append_event(
@@ -261,9 +285,26 @@ class Notifications:
         text_parts.append("You get this email because you were not online; change it in your notification settings.")
         return Email(to=contact.email, subject=subject, text="\n".join(text_parts), html="".join(html_parts))
 
+    def _push_payload(self, stored: StoredNotification) -> str:
+        """What the service worker shows: JSON, encrypted for each subscription on the way."""
+        value = stored.value
+        return msgspec.json.encode(
+            {
+                "title": _PUSH_TITLES[value.kind],
+                "body": value.summary,
+                "url": self._link(value.thread_id),
+                "kind": value.kind.value,
+                "notification_id": value.id,
+                "thread_id": value.thread_id,
+            }
+        ).decode()
+
     def _sms_text(self, stored: StoredNotification) -> str:
-        link = f"{self._settings.public_url}/?thread={stored.value.thread_id}" if stored.value.thread_id else ""
+        link = self._link(stored.value.thread_id) if stored.value.thread_id else ""
         return f"{stored.value.summary} {link}".strip()[:300]
+
+    def _link(self, thread_id: int | None) -> str:
+        return f"{self._settings.public_url}/?thread={thread_id}" if thread_id else self._settings.public_url
 
     # -- presence: who is connected, so they are not emailed, and shown online to staff --
 
@@ -328,7 +369,7 @@ class Notifications:
 
     @property
     def delivery_kinds(self) -> list[str]:
-        return [EMAIL_KIND, SMS_KIND]
+        return [EMAIL_KIND, SMS_KIND, PUSH_KIND]
 
     @property
     def email_enabled(self) -> bool:
