@@ -48,6 +48,7 @@ from chatd.logcontext import RequestIdMiddleware
 from chatd.revocations import Revocations
 from chatd.revocations import sweep as revocation_sweep
 from chatd.services import attachments as attachments_module
+from chatd.services import client_copies as client_copies_module
 from chatd.services import events as rendering
 from chatd.services import generated_emails as generated_emails_module
 from chatd.services import notifications as notifications_module
@@ -60,6 +61,7 @@ from chatd.services.auto_replies import AutoReplies
 from chatd.services.bots import Bots
 from chatd.services.bulk_sends import BulkSends
 from chatd.services.business_hours import BusinessHours
+from chatd.services.client_copies import ClientCopies
 from chatd.services.context import Services
 from chatd.services.conversations import TYPING_INTERVAL_S, Conversations
 from chatd.services.directory import Directory
@@ -122,8 +124,9 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     signatures = Signatures(db, clock)
     notifications = Notifications(db, broker, clock, settings)
     templates = Templates(db, clock, settings)
+    copies = ClientCopies(db, settings)
     conversations = Conversations(
-        db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications, templates
+        db, broker, clock, settings, attachments, throttles, tasks, signatures, notifications, templates, copies
     )
     conversations.on_message(AutoReplies(conversations).answer)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s, on_lag=metrics.SCHEDULER_LAG.set)
@@ -148,6 +151,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(notifications_module.EMAIL_KIND, notifications.deliver_email)
     if notifications.sms_enabled:
         jobs.due.on_delivery(notifications_module.SMS_KIND, notifications.deliver_sms)
+    if copies.email_enabled:
+        jobs.due.on_delivery(client_copies_module.EMAIL_KIND, copies.deliver_email)
+    if copies.sms_enabled:
+        jobs.due.on_delivery(client_copies_module.SMS_KIND, copies.deliver_sms)
     web_push = WebPush(db, clock, settings)
     jobs.due.on_delivery(notifications_module.PUSH_KIND, web_push.deliver)
     generated_emails = GeneratedEmails(db, clock, conversations, templates)

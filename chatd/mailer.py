@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from chatd.config import ConfigError
+from chatd.config import ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,8 @@ class Mailer:
             password=self._password,
             timeout=self._timeout_s,
         )
+
+
+def mailer_from(settings: Settings) -> Mailer | None:
+    """The configured mailer; None when no SMTP server is configured (no email is sent)."""
+    return Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None

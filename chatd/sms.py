@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 
+from chatd.config import Settings
 from scheduler.due import PermanentFailure
 
 
@@ -30,3 +31,11 @@ class SmsGateway:
         if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429):
             raise PermanentFailure(message)
         raise RuntimeError(message)
+
+
+def gateway_from(settings: Settings) -> SmsGateway | None:
+    """The configured SMS provider; None when none is configured (no SMS is sent)."""
+    if not settings.sms_url:
+        return None
+    token = settings.sms_token.reveal() if settings.sms_token else None
+    return SmsGateway(settings.sms_url, token, settings.sms_from)

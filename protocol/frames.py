@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from protocol.actions import Action, Label
-from protocol.values import Folder, MessageKind, Source, User
+from protocol.values import CopyChannel, Folder, MessageKind, Source, User
 
 RequestId = int | Annotated[str, msgspec.Meta(max_length=64)]
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -54,6 +54,9 @@ class Send(Request, tag="send"):
     task: TaskSpec | None = None
     # Staff messages get the sender's signature appended by the server; false leaves it out.
     signature: bool = True
+    # Also send the message to the thread's clients by email and/or SMS; absent: the author's default
+    # (notification settings, ``copy_to_client``). Notes and private messages are never copied.
+    copy_to: Annotated[list[CopyChannel], msgspec.Meta(max_length=2)] | None = None
 
 
 class Edit(Request, tag="edit"):

@@ -244,6 +244,13 @@ class Channel(enum.StrEnum):
     PUSH = "push"
 
 
+class CopyChannel(enum.StrEnum):
+    """How a staff message is also sent to the thread's clients (the ``copy_to`` send option)."""
+
+    EMAIL = "email"
+    SMS = "sms"
+
+
 class Notification(msgspec.Struct, kw_only=True):
     id: int
     kind: NotificationKind

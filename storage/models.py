@@ -401,6 +401,8 @@ class NotificationSettings(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     # JSON: {kind: [channel, ...]}
     channels: Mapped[str] = mapped_column(Text, default="{}")
+    # JSON list of protocol.values.CopyChannel: a staff member's default copy_to for their messages.
+    copy_to_client: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
@@ -171,28 +171,34 @@ async def set_email_state(conn: AsyncConnection, ids: list[int], state: str) -> 
 class Settings:
     phone: str | None
     channels: dict[str, list[str]]
+    # Staff: how their messages are copied to clients when a send does not say (CopyChannel values).
+    copy_to_client: list[str] = field(default_factory=list)
+
+
+_SETTINGS_COLUMNS = (
+    NotificationSettings.user_id,
+    NotificationSettings.phone,
+    NotificationSettings.channels,
+    NotificationSettings.copy_to_client,
+)
+
+
+def _settings(row: AnyRow) -> Settings:
+    return Settings(
+        phone=row.phone,
+        channels=msgspec.json.decode(row.channels),
+        copy_to_client=msgspec.json.decode(row.copy_to_client or "[]"),
+    )
 
 
 async def get_settings(conn: AsyncConnection, user_id: int) -> Settings:
-    row = (
-        await conn.execute(
-            select(NotificationSettings.phone, NotificationSettings.channels).where(
-                NotificationSettings.user_id == user_id
-            )
-        )
-    ).first()
-    if row is None:
-        return Settings(phone=None, channels={})
-    return Settings(phone=row.phone, channels=msgspec.json.decode(row.channels))
+    row = (await conn.execute(select(*_SETTINGS_COLUMNS).where(NotificationSettings.user_id == user_id))).first()
+    return Settings(phone=None, channels={}) if row is None else _settings(row)
 
 
 async def settings_for(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Settings]:
-    rows = await conn.execute(
-        select(NotificationSettings.user_id, NotificationSettings.phone, NotificationSettings.channels).where(
-            NotificationSettings.user_id.in_(user_ids)
-        )
-    )
-    return {row.user_id: Settings(phone=row.phone, channels=msgspec.json.decode(row.channels)) for row in rows}
+    rows = await conn.execute(select(*_SETTINGS_COLUMNS).where(NotificationSettings.user_id.in_(user_ids)))
+    return {row.user_id: _settings(row) for row in rows}
 
 
 async def save_settings(conn: AsyncConnection, user_id: int, settings: Settings, now: datetime) -> None:
@@ -200,6 +206,7 @@ async def save_settings(conn: AsyncConnection, user_id: int, settings: Settings,
         "user_id": user_id,
         "phone": settings.phone,
         "channels": msgspec.json.encode(settings.channels).decode(),
+        "copy_to_client": msgspec.json.encode(settings.copy_to_client).decode(),
         "updated_at": now,
     }
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -207,9 +214,37 @@ async def save_settings(conn: AsyncConnection, user_id: int, settings: Settings,
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[NotificationSettings.user_id],
-            set_={"phone": statement.excluded.phone, "channels": statement.excluded.channels, "updated_at": now},
+            set_={
+                "phone": statement.excluded.phone,
+                "channels": statement.excluded.channels,
+                "copy_to_client": statement.excluded.copy_to_client,
+                "updated_at": now,
+            },
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContact:
+    user_id: int
+    email: str
+    name: str
+    phone: str | None
+
+
+async def client_contacts(conn: AsyncConnection, client_account_id: int) -> list[ClientContact]:
+    """The active client users of an account, with the phone they gave for SMS."""
+    rows = await conn.execute(
+        select(User.id, User.email, User.name, NotificationSettings.phone)
+        .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
+        .where(
+            User.client_account_id == client_account_id,
+            User.role == Role.CLIENT.value,
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    )
+    return [ClientContact(user_id=r.id, email=r.email, name=r.name, phone=r.phone) for r in rows]
 
 
 # -- recipients of a new message --

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from chatd import errors
 from chatd.api.common import account, body, json, path_id, query, services
 from protocol.frames import PageLimit, PositiveId
-from protocol.values import Channel, NotificationKind, Role, format_time
+from protocol.values import Channel, CopyChannel, NotificationKind, Role, format_time
 from storage import due as due_store
 from storage.due import DueItem
 
@@ -34,6 +34,8 @@ class SettingsChange(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone | None = None
     clear_phone: bool = False
     channels: dict[NotificationKind, list[Channel]] = {}
+    # Staff: how their messages are copied to clients when a send does not say.
+    copy_to_client: list[CopyChannel] | None = None
 
 
 class DeliveryQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,7 +68,12 @@ async def change_settings(request: Request) -> Response:
     caller, change = await account(request), await body(request, SettingsChange)
     channels = {kind.value: sorted({c.value for c in chosen}) for kind, chosen in change.channels.items()}
     found = await services(request).notifications.change_settings(
-        caller.user.id, caller.user.role, phone=change.phone, clear_phone=change.clear_phone, channels=channels
+        caller.user.id,
+        caller.user.role,
+        phone=change.phone,
+        clear_phone=change.clear_phone,
+        channels=channels,
+        copy_to_client=None if change.copy_to_client is None else sorted({c.value for c in change.copy_to_client}),
     )
     return json({"settings": found})
 

@@ -23,7 +23,7 @@ from protocol.frames import (
     SendAt,
     TaskSpec,
 )
-from protocol.values import Folder, MessageKind, Role, Source
+from protocol.values import CopyChannel, Folder, MessageKind, Role, Source
 
 
 class ThreadPage(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,6 +67,7 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     task: TaskSpec | None = None
     signature: bool = True
+    copy_to: Annotated[list[CopyChannel], msgspec.Meta(max_length=2)] | None = None
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -149,6 +150,7 @@ async def send_message(request: Request) -> Response:
             cc=tuple(new.cc),
             task=new.task,
             signature=new.signature,
+            copy_to=None if new.copy_to is None else tuple(new.copy_to),
         ),
     )
     return json({"message": message}, 201)

@@ -20,6 +20,7 @@ from chatd.services import edit_history
 from chatd.services import events as rendering
 from chatd.services.attachments import Attachments
 from chatd.services.checks import check_named_user, parse_cursor, visible_message
+from chatd.services.client_copies import ClientCopies
 from chatd.services.notifications import AfterCommit, Notifications
 from chatd.services.signatures import Signatures, append
 from chatd.services.tasks import Tasks
@@ -27,7 +28,17 @@ from chatd.services.templates import Templates
 from chatd.throttles import Throttles
 from protocol.frames import Send as SendFrame
 from protocol.frames import TaskSpec
-from protocol.values import Folder, Message, MessageKind, NotificationKind, Role, Source, Thread, ThreadState
+from protocol.values import (
+    CopyChannel,
+    Folder,
+    Message,
+    MessageKind,
+    NotificationKind,
+    Role,
+    Source,
+    Thread,
+    ThreadState,
+)
 from storage import Database, Duplicate
 from storage import NotFound as StorageNotFound
 from storage import attachments as attachment_store
@@ -58,6 +69,8 @@ class SendOptions:
     signature: bool = True
     # What chatd writes itself marks its messages so (see protocol.values.Message.automatic).
     automatic: str | None = None
+    # None: the author's default (chatd/services/client_copies.py).
+    copy_to: tuple[CopyChannel, ...] | None = None
 
 
 NO_OPTIONS = SendOptions()
@@ -76,6 +89,7 @@ def send_options(frame: SendFrame) -> SendOptions:
         cc=tuple(frame.cc),
         task=frame.task,
         signature=frame.signature,
+        copy_to=None if frame.copy_to is None else tuple(frame.copy_to),
     )
 
 
@@ -98,11 +112,13 @@ class Conversations:
         signatures: Signatures,
         notifications: Notifications,
         templates: Templates,
+        copies: ClientCopies,
     ) -> None:
         self._db = db
         self._templates = templates
         self.signatures = signatures
         self._notifications = notifications
+        self._copies = copies
         self._attachments = attachments
         self._tasks = tasks
         self._broker = broker
@@ -186,6 +202,7 @@ class Conversations:
             )
             facts = await thread_store.visible_thread_facts(conn, account.viewer, thread_id)
             mention_events, after_commit = await self._mention(conn, account, facts, message, rendered, now)
+            await self._copies.schedule(conn, account, facts, message.value, None, now)
             thread_record = await event_store.append_event(
                 conn, firm_id=user.firm_id, type="thread.created", thread_id=thread_id, user_id=user.id, now=now
             )
@@ -331,6 +348,7 @@ class Conversations:
             )
         events.extend(await self._inbox_effects(conn, account, facts, message.value, now))
         events.extend(await self._after_message(conn, account, facts, message.value))
+        await self._copies.schedule(conn, account, facts, message.value, options.copy_to, now)
         return message, events, after_commit
 
     async def _mention(

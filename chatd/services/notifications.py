@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatd import errors
 from chatd.broker import Broker
 from chatd.clock import Clock
 from chatd.config import Settings
-from chatd.mailer import Email, Mailer
+from chatd.mailer import Email, mailer_from
 from chatd.services.events import notification_event, presence_event
-from chatd.sms import SmsGateway
+from chatd.sms import gateway_from
 from protocol.values import Channel, NotificationKind, Role, User
 from protocol.values import Notification as NotificationValue
 from storage import Database
@@ -102,12 +103,8 @@ class Notifications:
         self._clock = clock
         self._settings = settings
         self._window = timedelta(seconds=settings.notify_email_window_s)
-        self._mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
-        self._sms = (
-            SmsGateway(settings.sms_url, settings.sms_token.reveal() if settings.sms_token else None, settings.sms_from)
-            if settings.sms_url
-            else None
-        )
+        self._mailer = mailer_from(settings)
+        self._sms = gateway_from(settings)
         self.process_id = uuid.uuid4().hex
 
     # -- the call other features make, inside their transaction --
@@ -353,19 +350,29 @@ class Notifications:
     async def settings_of(self, user_id: int, role: Role) -> dict[str, object]:
         async with self._db.read() as conn:
             settings = await store.get_settings(conn, user_id)
-        return {"phone": settings.phone, "channels": effective(role, settings)}
+        return _shown(role, settings)
 
     async def change_settings(
-        self, user_id: int, role: Role, *, phone: str | None, clear_phone: bool, channels: dict[str, list[str]]
+        self,
+        user_id: int,
+        role: Role,
+        *,
+        phone: str | None,
+        clear_phone: bool,
+        channels: dict[str, list[str]],
+        copy_to_client: list[str] | None = None,
     ) -> dict[str, object]:
+        if copy_to_client and role.is_client:
+            raise errors.BadRequest("copies to clients are for staff messages")
         async with self._db.write() as conn:
             current = await store.get_settings(conn, user_id)
             merged = store.Settings(
                 phone=None if clear_phone else (phone or current.phone),
                 channels={**current.channels, **channels},
+                copy_to_client=current.copy_to_client if copy_to_client is None else copy_to_client,
             )
             await store.save_settings(conn, user_id, merged, self._clock.now())
-        return {"phone": merged.phone, "channels": effective(role, merged)}
+        return _shown(role, merged)
 
     @property
     def delivery_kinds(self) -> list[str]:
@@ -382,3 +389,7 @@ class Notifications:
 
 def _nothing() -> None:
     return None
+
+
+def _shown(role: Role, settings: store.Settings) -> dict[str, object]:
+    return {"phone": settings.phone, "channels": effective(role, settings), "copy_to_client": settings.copy_to_client}

@@ -1,0 +1,211 @@
+"""Copies of staff messages to the thread's clients by email (a real SMTP server receives them) and
+SMS (a local server records the provider's requests): asked per message or by the author's default,
+never for notes, retried when the provider fails, and an unreachable SMTP server leaves the rest of
+the server working."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from chatd.services.context import Services
+from tests.conftest import Cast, Connect, make_cast, new_id, open_thread, own_chatd
+from tests.mail import MailServer
+from tests.receiver import Receiver
+from tests.support import ChatdProcess, WsClient, free_port, seeder
+from tests.timing import TestClock
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
+    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[Receiver]:
+    provider = Receiver()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, clock: TestClock, mail: MailServer, sms: Receiver
+) -> Iterator[ChatdProcess]:
+    env = {
+        **clock.env,
+        "CHATD_SMTP_URL": mail.url,
+        "CHATD_MAIL_FROM": "Cabinet <noreply@cabinet.test>",
+        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
+        "CHATD_SMS_URL": sms.url,
+        "CHATD_SMS_FROM": "Cabinet",
+    }
+    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
+    process.start()
+    yield process
+    process.stop()
+    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
+    assert problems == [], problems
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def services(server: ChatdProcess) -> AsyncIterator[Services]:
+    async with seeder(server.data_dir, server.env) as found:
+        yield found
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cast(services: Services) -> Cast:
+    return await make_cast(services)
+
+
+def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+async def copies(server: ChatdProcess, token: str, state: str) -> list[dict[str, Any]]:
+    async with api(server, token) as http:
+        found: list[dict[str, Any]] = (await http.get("/api/deliveries", params={"state": state})).json()["deliveries"]
+        return [d for d in found if d["kind"].startswith("copy.")]
+
+
+async def set_phone(server: ChatdProcess, token: str, phone: str) -> None:
+    async with api(server, token) as http:
+        answer = await http.patch("/api/notifications/settings", json={"phone": phone})
+        assert answer.status_code == 200, answer.text
+
+
+async def test_a_message_copied_by_email_and_sms_reaches_the_client_and_a_note_never_does(
+    server: ChatdProcess, cast: Cast, connect: Connect, mail: MailServer, sms: Receiver
+) -> None:
+    await set_phone(server, cast.token(cast.client), "+33 6 11 22 33 44")
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    seen = len(sms.received)
+    await staff.ok(
+        "send",
+        thread_id=thread_id,
+        body="Your **return** is filed.",
+        client_msg_id=new_id(),
+        copy_to=["email", "sms"],
+    )
+    [email] = await asyncio.to_thread(mail.wait_for, cast.client.email)
+    assert email["Subject"] == "Your 2026 tax return"
+    text = email.get_body(("plain",)).get_content()
+    page = email.get_body(("html",)).get_content()
+    assert f"{cast.staff.name} (Firm) wrote:" in text
+    assert "Your **return** is filed." in text
+    assert "<strong>return</strong>" in page
+    assert f"https://chat.cabinet.test/?thread={thread_id}" in text
+    request = (await asyncio.to_thread(sms.wait_for, seen + 1))[seen]
+    payload = json.loads(request.body)
+    assert payload["to"] == "+33 6 11 22 33 44"
+    assert (
+        payload["text"] == f"{cast.staff.name}: Your **return** is filed. https://chat.cabinet.test/?thread={thread_id}"
+    )
+
+    # A note asks for copies in vain; the other client account's users get nothing.
+    await staff.ok(
+        "send",
+        thread_id=thread_id,
+        body="Internal: check VAT",
+        client_msg_id=new_id(),
+        kind="note",
+        copy_to=["email", "sms"],
+    )
+    await asyncio.sleep(1.5)
+    assert len(mail.to(cast.client.email)) == 1
+    assert len(sms.received) == seen + 1
+    assert mail.to(cast.other_client.email) == []
+
+
+async def test_the_authors_default_applies_unless_the_send_says_otherwise(
+    server: ChatdProcess, cast: Cast, connect: Connect, mail: MailServer
+) -> None:
+    async with api(server, cast.token(cast.staff)) as http:
+        changed = await http.patch("/api/notifications/settings", json={"copy_to_client": ["email"]})
+        assert changed.json()["settings"]["copy_to_client"] == ["email"]
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]  # the opening message is copied
+    await asyncio.to_thread(mail.wait_for, cast.client.email, 1)
+    await staff.ok("send", thread_id=thread_id, body="No copy for this one", client_msg_id=new_id(), copy_to=[])
+    async with api(server, cast.token(cast.staff)) as http:
+        sent = await http.post(
+            f"/api/threads/{thread_id}/messages", json={"body": "Copied by default", "client_msg_id": new_id()}
+        )
+        assert sent.status_code == 201, sent.text
+    emails = await asyncio.to_thread(mail.wait_for, cast.client.email, 2)
+    assert "Copied by default" in emails[1].get_body(("plain",)).get_content()
+    await asyncio.sleep(1)
+    assert len(mail.to(cast.client.email)) == 2
+    assert all("No copy" not in m.get_body(("plain",)).get_content() for m in mail.to(cast.client.email))
+
+    client = await connect(cast.token(cast.client))
+    refused = await client.call("send", thread_id=thread_id, body="Me too", client_msg_id=new_id(), copy_to=["email"])
+    assert refused["code"] == "bad_request"
+    async with api(server, cast.token(cast.client)) as http:
+        bad = await http.patch("/api/notifications/settings", json={"copy_to_client": ["pigeon"]})
+        assert bad.status_code == 400
+
+
+async def test_a_failed_sms_copy_is_retried_and_shown_meanwhile(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, sms: Receiver
+) -> None:
+    await set_phone(server, cast.token(cast.client), "+33 6 99 88 77 66")
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    seen = len(sms.received)
+    sms.fail_with(503, times=1)
+    await staff.ok("send", thread_id=thread_id, body="Call me", client_msg_id=new_id(), copy_to=["sms"])
+    await asyncio.to_thread(sms.wait_for, seen + 1)
+    for _ in range(50):
+        if any("503" in (d["last_error"] or "") for d in await copies(server, cast.token(cast.staff), "pending")):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the refused copy is not shown as pending with its error")
+    clock.advance(60)
+    retried = (await asyncio.to_thread(sms.wait_for, seen + 2))[seen + 1]
+    assert json.loads(retried.body)["text"].startswith(f"{cast.staff.name}: Call me")
+
+
+async def test_an_unreachable_smtp_server_leaves_copies_pending_and_the_server_working(tmp_path: Path) -> None:
+    env = {"CHATD_SMTP_URL": f"smtp://127.0.0.1:{free_port()}", "CHATD_SCHEDULER_TICK_MS": "100"}
+    async with own_chatd(tmp_path, env) as (process, cast):
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
+        try:
+            thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+            await staff.ok("send", thread_id=thread_id, body="Copy me", client_msg_id=new_id(), copy_to=["email"])
+            pending: list[dict[str, Any]] = []
+            for _ in range(300):
+                pending = await copies(process, cast.token(cast.staff), "pending")
+                if pending and pending[0]["last_error"]:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the copy's failed attempt was never recorded: {pending}")
+            assert pending[0]["kind"] == "copy.email"
+            assert pending[0]["attempts"] == 1
+            assert "refused" in pending[0]["last_error"].lower() or "connect" in pending[0]["last_error"].lower()
+            # The server goes on: the message is there and new ones are accepted.
+            await staff.ok("send", thread_id=thread_id, body="Still here", client_msg_id=new_id())
+            history = await staff.ok("history", thread_id=thread_id)
+            assert [m["body"] for m in history["messages"]][-2:] == ["Copy me", "Still here"]
+        finally:
+            await staff.close()
