@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -278,3 +279,53 @@ async def test_drafts_are_made_once_sent_one_by_one_or_all_at_once_and_dropped_w
         assert [d["id"] for d in dropped] == [waiting["id"]]
         refused = await http.post(f"/api/automatic-emails/drafts/{waiting['id']}/send", json={})
         assert refused.status_code == 409
+
+
+async def test_two_processes_make_each_draft_once(tmp_path: Path) -> None:
+    """Events imported through one process and a rule made through the other: both run the daily
+    job as days pass; each event gets exactly one draft, sent once even when both are asked."""
+    clock = TestClock(tmp_path / "offset")
+    env = clock.env
+    one, two = ChatdProcess(tmp_path, env=env), ChatdProcess(tmp_path, env=env)
+    one.start()
+    two.start()
+    try:
+        async with seeder(tmp_path, env) as services:
+            cast = await make_cast(services)
+            manager = await cast.firm.user(Role.MANAGER)
+            token = await cast.firm.token(manager)
+        days = [today(clock) + timedelta(days=n) for n in range(1, 6)]
+        rows = "".join(f"{cast.client.name};arrival;{d.isoformat()};R-{n}\n" for d in days for n in range(10))
+        async with api(one, token) as first, api(two, token) as second:
+            await first.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})
+            template_id = await template(first, "See you on {{ event.date }} ({{ event.reference }})")
+            imported, rule = await asyncio.gather(
+                first.post(
+                    "/api/client-events/import",
+                    content=("client;kind;date;reference\n" + rows).encode(),
+                    headers={"Content-Type": "text/csv"},
+                ),
+                second.post(
+                    "/api/automatic-emails/rules",
+                    json={"name": "The day before", "event_kind": "arrival", "days": -1, "template_id": template_id},
+                ),
+            )
+            assert imported.json()["report"]["imported"] == 50
+            rule_id = rule.json()["rule"]["id"]
+            made = await pending_of(first, rule_id, 10)
+            for _ in days[1:]:
+                clock.advance(86400)
+                made = await pending_of(second, rule_id, len(made) + 10)
+            assert len({d["event_id"] for d in made}) == len(made) == 50
+            results = await asyncio.gather(
+                first.post(f"/api/automatic-emails/rules/{rule_id}/send-all", timeout=60),
+                second.post(f"/api/automatic-emails/rules/{rule_id}/send-all", timeout=60),
+            )
+            sent = [d for answer in results for d in answer.json()["sent"]]
+            assert sorted(d["id"] for d in sent) == sorted(d["id"] for d in made)  # each sent by one of them
+            assert len({d["thread_id"] for d in sent}) == 50
+    finally:
+        one.stop()
+        two.stop()
+    for process in (one, two):
+        assert "Traceback" not in process.log()
