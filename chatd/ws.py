@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatd import automation_ops, compose_ops, errors, inbox_ops, revocations
+from chatd import automation_ops, compose_ops, errors, genmail_ops, inbox_ops, revocations
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
@@ -20,6 +20,11 @@ from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
 from protocol.codec import JSON_SUBPROTOCOL
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
+    AutomaticEmailDrafts,
+    AutomaticEmailEdit,
+    AutomaticEmailRules,
+    AutomaticEmailSend,
+    AutomaticEmailSendAll,
     BulkGet,
     BulkSendRequest,
     BusinessHoursGet,
@@ -371,6 +376,14 @@ class Connection:
                 | RecurringCancel()
             ):
                 return await automation_ops.handle(self.services, account, frame)
+            case (
+                AutomaticEmailRules()
+                | AutomaticEmailDrafts()
+                | AutomaticEmailEdit()
+                | AutomaticEmailSend()
+                | AutomaticEmailSendAll()
+            ):
+                return await genmail_ops.handle(self.services, account, frame)
             case _:
                 return await inbox_ops.handle(self.services, account, frame)
 

@@ -412,6 +412,39 @@ InboxFrame = (
     | Search
 )
 
+
+class AutomaticEmailRules(Request, tag="automatic_emails.rules"):
+    """The firm's rules of generated emails, each with its count of drafts waiting."""
+
+
+class AutomaticEmailDrafts(Request, tag="automatic_emails.drafts"):
+    rule_id: PositiveId | None = None
+    state: Literal["pending", "sent", "dropped"] = "pending"
+
+
+class AutomaticEmailEdit(Request, tag="automatic_emails.edit"):
+    draft_id: PositiveId
+    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    body: str | None = None
+
+
+class AutomaticEmailSend(Request, tag="automatic_emails.send"):
+    """Send one draft, with the staff member's edits if given, as a new thread with its client."""
+
+    draft_id: PositiveId
+    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    body: str | None = None
+
+
+class AutomaticEmailSendAll(Request, tag="automatic_emails.send_all"):
+    rule_id: PositiveId
+
+
+# The automatic-emails queue's ops (chatd/genmail_ops.py answers them; docs/generated_emails.md).
+AutomaticEmailFrame = (
+    AutomaticEmailRules | AutomaticEmailDrafts | AutomaticEmailEdit | AutomaticEmailSend | AutomaticEmailSendAll
+)
+
 ClientFrame = (
     Send
     | Edit
@@ -429,6 +462,7 @@ ClientFrame = (
     | ComposeFrame
     | InboxFrame
     | AutomationFrame
+    | AutomaticEmailFrame
 )
 
 OPS: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ClientFrame))

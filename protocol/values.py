@@ -244,6 +244,53 @@ class Channel(enum.StrEnum):
     PUSH = "push"
 
 
+class ClientEvent(msgspec.Struct, kw_only=True):
+    """A dated event of a client (an arrival, a balance due...) that rules of generated emails use."""
+
+    id: int
+    client_account_id: int
+    kind: str
+    # YYYY-MM-DD
+    date: str
+    reference: str
+    created_at: str
+
+
+class EmailRule(msgspec.Struct, kw_only=True):
+    """ "``days`` days before (negative) or after an event of ``event_kind``, write ``template_id``"."""
+
+    id: int
+    name: str
+    event_kind: str
+    days: int
+    template_id: int
+    author_id: int
+    active: bool
+    created_at: str
+    # Drafts of this rule waiting to be sent.
+    pending: int = 0
+
+
+class GeneratedDraft(msgspec.Struct, kw_only=True):
+    """A generated email in the automatic-emails queue: pending, sent (as ``thread_id``) or dropped."""
+
+    id: int
+    rule_id: int
+    event_id: int
+    client_account_id: int
+    # The day the rule points at, YYYY-MM-DD.
+    date: str
+    subject: str
+    body: str
+    # Template values this client lacks: the draft is sent only once edited.
+    unknown: list[str]
+    state: str
+    created_at: str
+    finished_at: str | None = None
+    sent_by: int | None = None
+    thread_id: int | None = None
+
+
 class CopyChannel(enum.StrEnum):
     """How a staff message is also sent to the thread's clients (the ``copy_to`` send option)."""
 

@@ -10,6 +10,10 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.values import ClientEvent as EventValue
+from protocol.values import EmailRule as RuleValue
+from protocol.values import GeneratedDraft as DraftValue
+from protocol.values import format_time
 from storage.genmail_models import ClientEvent, EmailRule, EventKind, GeneratedDraft, GeneratedEmailSettings
 from storage.models import ClientAccount
 from storage.rows import AnyRow
@@ -80,16 +84,6 @@ class NewEvent:
     reference: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: int
-    client_account_id: int
-    kind: str
-    date: date
-    reference: str
-    created_at: datetime
-
-
 _EVENT_COLUMNS = (
     ClientEvent.id,
     ClientEvent.client_account_id,
@@ -100,11 +94,18 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event(row: AnyRow) -> StoredEvent:
-    return StoredEvent(row.id, row.client_account_id, row.kind, row.on_date, row.reference, row.created_at)
+def _event(row: AnyRow) -> EventValue:
+    return EventValue(
+        id=row.id,
+        client_account_id=row.client_account_id,
+        kind=row.kind,
+        date=row.on_date.isoformat(),
+        reference=row.reference,
+        created_at=format_time(row.created_at),
+    )
 
 
-async def insert_event(conn: AsyncConnection, firm_id: int, event: NewEvent, now: datetime) -> StoredEvent | None:
+async def insert_event(conn: AsyncConnection, firm_id: int, event: NewEvent, now: datetime) -> EventValue | None:
     """Record an event; None when the same one (client, kind, date, reference) is already there."""
     statement = (
         _insert(conn, ClientEvent)
@@ -131,7 +132,7 @@ async def list_events(
     kind: str | None,
     after: date | None,
     limit: int,
-) -> list[StoredEvent]:
+) -> list[EventValue]:
     query = select(*_EVENT_COLUMNS).where(ClientEvent.firm_id == firm_id)
     if client_account_id is not None:
         query = query.where(ClientEvent.client_account_id == client_account_id)
@@ -165,7 +166,7 @@ async def delete_event(conn: AsyncConnection, firm_id: int, event_id: int) -> bo
 
 async def events_without_draft(
     conn: AsyncConnection, firm_id: int, rule_id: int, kind: str, first: date, last: date
-) -> list[StoredEvent]:
+) -> list[EventValue]:
     """Events of ``kind`` dated ``first`` to ``last`` for which the rule has made no draft yet."""
     has_draft = exists().where(GeneratedDraft.rule_id == rule_id, GeneratedDraft.event_id == ClientEvent.id)
     rows = await conn.execute(
@@ -185,18 +186,6 @@ async def events_without_draft(
 # -- rules --
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: int
-    name: str
-    event_kind: str
-    days: int
-    template_id: int
-    author_id: int
-    active: bool
-    created_at: datetime
-
-
 _RULE_COLUMNS = (
     EmailRule.id,
     EmailRule.name,
@@ -209,8 +198,17 @@ _RULE_COLUMNS = (
 )
 
 
-def _rule(row: AnyRow) -> Rule:
-    return Rule(row.id, row.name, row.event_kind, row.days, row.template_id, row.author_id, row.active, row.created_at)
+def _rule(row: AnyRow) -> RuleValue:
+    return RuleValue(
+        id=row.id,
+        name=row.name,
+        event_kind=row.event_kind,
+        days=row.days,
+        template_id=row.template_id,
+        author_id=row.author_id,
+        active=row.active,
+        created_at=format_time(row.created_at),
+    )
 
 
 async def insert_rule(
@@ -223,7 +221,7 @@ async def insert_rule(
     template_id: int,
     author_id: int,
     now: datetime,
-) -> Rule:
+) -> RuleValue:
     row = (
         await conn.execute(
             insert(EmailRule)
@@ -243,21 +241,21 @@ async def insert_rule(
     return _rule(row)
 
 
-async def update_rule(conn: AsyncConnection, rule_id: int, **changes: object) -> Rule:
+async def update_rule(conn: AsyncConnection, rule_id: int, **changes: object) -> RuleValue:
     row = (
         await conn.execute(update(EmailRule).where(EmailRule.id == rule_id).values(**changes).returning(*_RULE_COLUMNS))
     ).one()
     return _rule(row)
 
 
-async def get_rule(conn: AsyncConnection, firm_id: int, rule_id: int) -> Rule | None:
+async def get_rule(conn: AsyncConnection, firm_id: int, rule_id: int) -> RuleValue | None:
     row = (
         await conn.execute(select(*_RULE_COLUMNS).where(EmailRule.id == rule_id, EmailRule.firm_id == firm_id))
     ).first()
     return None if row is None else _rule(row)
 
 
-async def list_rules(conn: AsyncConnection, firm_id: int, *, active_only: bool = False) -> list[Rule]:
+async def list_rules(conn: AsyncConnection, firm_id: int, *, active_only: bool = False) -> list[RuleValue]:
     query = select(*_RULE_COLUMNS).where(EmailRule.firm_id == firm_id)
     if active_only:
         query = query.where(EmailRule.active.is_(True))
@@ -266,23 +264,6 @@ async def list_rules(conn: AsyncConnection, firm_id: int, *, active_only: bool =
 
 
 # -- drafts --
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    id: int
-    rule_id: int
-    event_id: int
-    client_account_id: int
-    date: date
-    subject: str
-    body: str
-    unknown: list[str]
-    state: str
-    created_at: datetime
-    finished_at: datetime | None
-    sent_by: int | None
-    thread_id: int | None
 
 
 _DRAFT_COLUMNS = (
@@ -303,19 +284,19 @@ _DRAFT_COLUMNS = (
 _unknown_decoder = msgspec.json.Decoder(list[str])
 
 
-def _draft(row: AnyRow) -> Draft:
-    return Draft(
+def _draft(row: AnyRow) -> DraftValue:
+    return DraftValue(
         id=row.id,
         rule_id=row.rule_id,
         event_id=row.event_id,
         client_account_id=row.client_account_id,
-        date=row.for_date,
+        date=row.for_date.isoformat(),
         subject=row.subject,
         body=row.body,
         unknown=_unknown_decoder.decode(row.unknown),
         state=row.state,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
+        created_at=format_time(row.created_at),
+        finished_at=format_time(row.finished_at) if row.finished_at else None,
         sent_by=row.sent_by,
         thread_id=row.thread_id,
     )
@@ -326,7 +307,7 @@ async def insert_draft(
     firm_id: int,
     *,
     rule_id: int,
-    event: StoredEvent,
+    event: EventValue,
     for_date: date,
     subject: str,
     body: str,
@@ -380,7 +361,7 @@ async def pending_counts(conn: AsyncConnection, firm_id: int) -> dict[int, int]:
 
 async def list_drafts(
     conn: AsyncConnection, firm_id: int, *, rule_id: int | None, state: str, limit: int
-) -> list[Draft]:
+) -> list[DraftValue]:
     query = select(*_DRAFT_COLUMNS).where(GeneratedDraft.firm_id == firm_id, GeneratedDraft.state == state)
     if rule_id is not None:
         query = query.where(GeneratedDraft.rule_id == rule_id)
@@ -388,7 +369,9 @@ async def list_drafts(
     return [_draft(row) for row in rows]
 
 
-async def get_draft(conn: AsyncConnection, firm_id: int, draft_id: int, *, for_update: bool = False) -> Draft | None:
+async def get_draft(
+    conn: AsyncConnection, firm_id: int, draft_id: int, *, for_update: bool = False
+) -> DraftValue | None:
     query = select(*_DRAFT_COLUMNS).where(GeneratedDraft.id == draft_id, GeneratedDraft.firm_id == firm_id)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -396,7 +379,7 @@ async def get_draft(conn: AsyncConnection, firm_id: int, draft_id: int, *, for_u
     return None if row is None else _draft(row)
 
 
-async def edit_draft(conn: AsyncConnection, draft_id: int, *, subject: str, body: str) -> Draft | None:
+async def edit_draft(conn: AsyncConnection, draft_id: int, *, subject: str, body: str) -> DraftValue | None:
     """Staff's own text for a pending draft (it no longer lacks anything); None if no longer pending."""
     row = (
         await conn.execute(
@@ -409,7 +392,9 @@ async def edit_draft(conn: AsyncConnection, draft_id: int, *, subject: str, body
     return None if row is None else _draft(row)
 
 
-async def mark_sent(conn: AsyncConnection, draft_id: int, *, by: int, thread_id: int, now: datetime) -> Draft | None:
+async def mark_sent(
+    conn: AsyncConnection, draft_id: int, *, by: int, thread_id: int, now: datetime
+) -> DraftValue | None:
     """Pending -> sent, in the transaction that wrote the message; None if it was no longer pending."""
     row = (
         await conn.execute(

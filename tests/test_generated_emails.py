@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role, User
-from tests.conftest import Cast, make_cast
+from tests.conftest import Cast, Connect, make_cast
 from tests.support import ChatdProcess, seeder
 from tests.timing import TestClock
 
@@ -329,3 +329,53 @@ async def test_two_processes_make_each_draft_once(tmp_path: Path) -> None:
         two.stop()
     for process in (one, two):
         assert "Traceback" not in process.log()
+
+
+async def test_staff_work_the_queue_over_the_websocket(
+    server: ChatdProcess, cast: Cast, manager: tuple[User, str], clock: TestClock, connect: Connect
+) -> None:
+    _user, token = manager
+    async with api(server, token) as http:
+        template_id = await template(http, "Your balance for {{ event.reference }} is due on {{ event.date }}.")
+        rule = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "Balance reminder", "event_kind": "balance_due", "days": -3, "template_id": template_id},
+        )
+        rule_id = rule.json()["rule"]["id"]
+        due = (today(clock) + timedelta(days=3)).isoformat()
+        for client in (cast.client, cast.other_client):
+            await http.post(
+                "/api/client-events",
+                json={
+                    "client_account_id": client.client_account_id,
+                    "kind": "balance_due",
+                    "date": due,
+                    "reference": "F-7",
+                },
+            )
+        await pending_of(http, rule_id, 2)
+
+    staff = await connect(cast.token(cast.staff))
+    rules = (await staff.ok("automatic_emails.rules"))["rules"]
+    assert [(r["id"], r["pending"]) for r in rules if r["id"] == rule_id] == [(rule_id, 2)]
+    drafts = (await staff.ok("automatic_emails.drafts", rule_id=rule_id))["drafts"]
+    mine = next(d for d in drafts if d["client_account_id"] == cast.client.client_account_id)
+    assert mine["body"] == f"Your balance for F-7 is due on {due}."
+    edited = (await staff.ok("automatic_emails.edit", draft_id=mine["id"], body="Edited: please pay by Friday."))[
+        "draft"
+    ]
+    assert edited["body"] == "Edited: please pay by Friday."
+
+    client = await connect(cast.token(cast.client))
+    sent = (await staff.ok("automatic_emails.send", draft_id=mine["id"]))["draft"]
+    created = await client.event("thread.created", thread__id=sent["thread_id"])
+    assert created["data"]["thread"]["subject"] == "Your stay"
+    message = await client.event("message.created", message__thread_id=sent["thread_id"])
+    assert message["data"]["message"]["body"] == "Edited: please pay by Friday."
+    again = await staff.call("automatic_emails.send", draft_id=mine["id"])
+    assert again["code"] == "conflict"
+
+    rest = await staff.ok("automatic_emails.send_all", rule_id=rule_id)
+    assert [d["client_account_id"] for d in rest["sent"]] == [cast.other_client.client_account_id]
+    assert (await staff.ok("automatic_emails.rules"))["rules"][-1]["pending"] == 0
+    assert (await client.call("automatic_emails.rules"))["code"] == "not_found"

@@ -201,8 +201,7 @@ def _records(reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, st
 
 async def list_rules(request: Request) -> Response:
     caller = await account(request)
-    entries = await services(request).generated_emails.rules(caller)
-    return json({"rules": [{**msgspec.to_builtins(e.rule), "pending": e.pending} for e in entries]})
+    return json({"rules": await services(request).generated_emails.rules(caller)})
 
 
 async def create_rule(request: Request) -> Response:

@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors
@@ -30,6 +31,9 @@ from chatd.clock import Clock
 from chatd.services import events as rendering
 from chatd.services.conversations import Conversations
 from chatd.services.templates import STAFF_ROLES, Templates
+from protocol.values import ClientEvent as EventValue
+from protocol.values import EmailRule as RuleValue
+from protocol.values import GeneratedDraft as DraftValue
 from protocol.values import MessageKind, Role, Source, Template
 from scheduler.due import Again, Done, Outcome
 from storage import Database
@@ -103,14 +107,8 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueEntry:
-    rule: store.Rule
-    pending: int
-
-
-@dataclass(frozen=True, slots=True)
 class SendAllReport:
-    sent: list[store.Draft]
+    sent: list[DraftValue]
     skipped: list[dict[str, Any]]
 
 
@@ -172,7 +170,7 @@ class GeneratedEmails:
 
     async def record_event(
         self, account: Account, *, client_account_id: int, kind: str, on_date: str, reference: str
-    ) -> store.StoredEvent:
+    ) -> EventValue:
         """One event; recording the same one again answers the one recorded."""
         _check_staff(account)
         firm_id = account.user.firm_id
@@ -187,13 +185,14 @@ class GeneratedEmails:
                 same = await store.list_events(
                     conn, firm_id, client_account_id=client_account_id, kind=kind, after=event.on_date, limit=500
                 )
-                stored = next(e for e in same if e.date == event.on_date and e.reference == event.reference)
+                day = event.on_date.isoformat()
+                stored = next(e for e in same if e.date == day and e.reference == event.reference)
             await self._arm(conn, firm_id)
         return stored
 
     async def events(
         self, account: Account, *, client_account_id: int | None, kind: str | None, after: str | None
-    ) -> list[store.StoredEvent]:
+    ) -> list[EventValue]:
         _check_staff(account)
         since = parse_date(after) if after else None
         async with self._db.read() as conn:
@@ -255,17 +254,17 @@ class GeneratedEmails:
 
     # -- rules --
 
-    async def rules(self, account: Account) -> list[QueueEntry]:
+    async def rules(self, account: Account) -> list[RuleValue]:
         """The firm's rules, each with its count of drafts waiting to be sent."""
         _check_staff(account)
         async with self._db.read() as conn:
             found = await store.list_rules(conn, account.user.firm_id)
             counts = await store.pending_counts(conn, account.user.firm_id)
-        return [QueueEntry(rule=rule, pending=counts.get(rule.id, 0)) for rule in found]
+        return [msgspec.structs.replace(rule, pending=counts.get(rule.id, 0)) for rule in found]
 
     async def create_rule(
         self, account: Account, *, name: str, event_kind: str, days: int, template_id: int
-    ) -> store.Rule:
+    ) -> RuleValue:
         """Refused when the template would not render for a client: unknown variables are named."""
         _check_manager(account)
         name = name.strip()
@@ -292,7 +291,7 @@ class GeneratedEmails:
             await self._arm(conn, firm_id)
         return rule
 
-    async def set_rule_active(self, account: Account, rule_id: int, active: bool) -> store.Rule:
+    async def set_rule_active(self, account: Account, rule_id: int, active: bool) -> RuleValue:
         _check_manager(account)
         async with self._db.write() as conn:
             if await store.get_rule(conn, account.user.firm_id, rule_id) is None:
@@ -344,7 +343,7 @@ class GeneratedEmails:
         return Again(next_run(now, zone, settings.run_hour))
 
     async def _draft_rule(
-        self, conn: AsyncConnection, firm_id: int, rule: store.Rule, first: date, last: date, now: datetime
+        self, conn: AsyncConnection, firm_id: int, rule: RuleValue, first: date, last: date, now: datetime
     ) -> int:
         shift = timedelta(days=rule.days)
         events = await store.events_without_draft(conn, firm_id, rule.id, rule.event_kind, first - shift, last - shift)
@@ -358,7 +357,8 @@ class GeneratedEmails:
         contexts = await self._templates.contexts(conn, author, list({e.client_account_id for e in events}))
         made = 0
         for event in events:
-            variables = _event_variables(event.kind, event.date, event.reference)
+            on = date.fromisoformat(event.date)
+            variables = _event_variables(event.kind, on, event.reference)
             context = {**contexts[event.client_account_id], "event": variables}
             try:
                 rendered = self._templates.render(template.subject, template.body, template.fields, context, {})
@@ -370,7 +370,7 @@ class GeneratedEmails:
                 firm_id,
                 rule_id=rule.id,
                 event=event,
-                for_date=event.date + shift,
+                for_date=on + shift,
                 subject=(rendered.subject or rule.name)[:200],
                 body=rendered.body,
                 unknown=rendered.unknown,
@@ -387,14 +387,14 @@ class GeneratedEmails:
 
     # -- the queue --
 
-    async def drafts(self, account: Account, *, rule_id: int | None, state: str) -> list[store.Draft]:
+    async def drafts(self, account: Account, *, rule_id: int | None, state: str) -> list[DraftValue]:
         _check_staff(account)
         if state not in (store.PENDING, store.SENT, store.DROPPED):
             raise errors.BadRequest("state is pending, sent or dropped")
         async with self._db.read() as conn:
             return await store.list_drafts(conn, account.user.firm_id, rule_id=rule_id, state=state, limit=1000)
 
-    async def draft(self, account: Account, draft_id: int) -> store.Draft:
+    async def draft(self, account: Account, draft_id: int) -> DraftValue:
         _check_staff(account)
         async with self._db.read() as conn:
             found = await store.get_draft(conn, account.user.firm_id, draft_id)
@@ -402,7 +402,7 @@ class GeneratedEmails:
             raise errors.NotFound(f"draft {draft_id} not found")
         return found
 
-    async def edit(self, account: Account, draft_id: int, *, subject: str | None, body: str | None) -> store.Draft:
+    async def edit(self, account: Account, draft_id: int, *, subject: str | None, body: str | None) -> DraftValue:
         _check_staff(account)
         async with self._db.write() as conn:
             current = await self._pending(conn, account, draft_id)
@@ -413,7 +413,7 @@ class GeneratedEmails:
 
     async def send(
         self, account: Account, draft_id: int, *, subject: str | None = None, body: str | None = None
-    ) -> store.Draft:
+    ) -> DraftValue:
         """Send one draft (with the staff member's edits) as a new thread with its client."""
         _check_staff(account)
         async with self._db.write() as conn:
@@ -440,7 +440,7 @@ class GeneratedEmails:
             pending = await store.list_drafts(
                 conn, account.user.firm_id, rule_id=rule_id, state=store.PENDING, limit=10_000
             )
-        sent: list[store.Draft] = []
+        sent: list[DraftValue] = []
         skipped: list[dict[str, Any]] = []
         for draft in pending:
             try:
@@ -449,7 +449,7 @@ class GeneratedEmails:
                 skipped.append({"id": draft.id, "reason": exc.message})
         return SendAllReport(sent=sent, skipped=skipped)
 
-    async def _pending(self, conn: AsyncConnection, account: Account, draft_id: int) -> store.Draft:
+    async def _pending(self, conn: AsyncConnection, account: Account, draft_id: int) -> DraftValue:
         found = await store.get_draft(conn, account.user.firm_id, draft_id, for_update=True)
         if found is None:
             raise errors.NotFound(f"draft {draft_id} not found")
@@ -465,7 +465,7 @@ class GeneratedEmails:
         return subject, body
 
     async def _open_thread(
-        self, conn: AsyncConnection, account: Account, draft: store.Draft, subject: str, body: str, draft_id: int
+        self, conn: AsyncConnection, account: Account, draft: DraftValue, subject: str, body: str, draft_id: int
     ) -> tuple[list[BusEvent], int]:
         """A new thread with the draft's client, its message written by the sender, in this transaction."""
         user, now = account.user, self._clock.now()
