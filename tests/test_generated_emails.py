@@ -286,14 +286,15 @@ async def test_two_processes_make_each_draft_once(tmp_path: Path) -> None:
     job as days pass; each event gets exactly one draft, sent once even when both are asked."""
     clock = TestClock(tmp_path / "offset")
     env = clock.env
+    async with seeder(tmp_path, env) as services:
+        await services.db.migrate()  # once, before two processes start on the database
+        cast = await make_cast(services)
+        manager = await cast.firm.user(Role.MANAGER)
+        token = await cast.firm.token(manager)
     one, two = ChatdProcess(tmp_path, env=env), ChatdProcess(tmp_path, env=env)
     one.start()
     two.start()
     try:
-        async with seeder(tmp_path, env) as services:
-            cast = await make_cast(services)
-            manager = await cast.firm.user(Role.MANAGER)
-            token = await cast.firm.token(manager)
         days = [today(clock) + timedelta(days=n) for n in range(1, 6)]
         rows = "".join(f"{cast.client.name};arrival;{d.isoformat()};R-{n}\n" for d in days for n in range(10))
         async with api(one, token) as first, api(two, token) as second:
