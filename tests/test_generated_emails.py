@@ -337,6 +337,7 @@ async def test_staff_work_the_queue_over_the_websocket(
 ) -> None:
     _user, token = manager
     async with api(server, token) as http:
+        await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})  # the dates below are Paris's
         template_id = await template(http, "Your balance for {{ event.reference }} is due on {{ event.date }}.")
         rule = await http.post(
             "/api/automatic-emails/rules",
