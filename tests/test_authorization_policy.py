@@ -70,6 +70,7 @@ PUBLIC = frozenset(
         "GET /api/protocol",
         "GET /api/protocol/schema",
         "GET /api/protocol/vectors",
+        "GET /api/push/key",
     }
 )
 
@@ -222,6 +223,13 @@ POLICY: dict[str, Rule] = {
         "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"], "enabled": False}, gated=NOT_FOR_CLIENTS
     ),
     "ws reminders.resend": Rule("thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, gated=NOT_FOR_CLIENTS),
+    # The automatic-emails queue over the WebSocket, as over HTTP below: no rule or draft is made
+    # for the probes, so the rows naming one compare missing ids.
+    "ws automatic_emails.rules": Rule(None, STAFF, reads=True),
+    "ws automatic_emails.drafts": Rule(None, STAFF, reads=True),
+    "ws automatic_emails.edit": Rule("email_draft", frozenset(), lambda o: {"draft_id": o["email_draft"], "body": "x"}),
+    "ws automatic_emails.send": Rule("email_draft", frozenset(), lambda o: {"draft_id": o["email_draft"]}),
+    "ws automatic_emails.send_all": Rule("rule", frozenset(), lambda o: {"rule_id": o["rule"]}),
     "ws recurring.create": Rule(
         "thread",
         STAFF_AND_BOT,
@@ -368,6 +376,10 @@ POLICY.update(
         "GET /api/notifications": Rule(None, EVERYONE, reads=True),
         "POST /api/notifications/read": Rule(None, EVERYONE, _body({})),
         "GET /api/notifications/settings": Rule(None, EVERYONE, reads=True),
+        # Each user's own browsers' push subscriptions.
+        "GET /api/push/subscriptions": Rule(None, EVERYONE, reads=True),
+        "POST /api/push/subscriptions": Rule(None, EVERYONE, _body({})),
+        "DELETE /api/push/subscriptions": Rule(None, EVERYONE, _body({})),
         "PATCH /api/notifications/settings": Rule(None, EVERYONE, _body({})),
         "GET /api/deliveries": Rule(None, STAFF, reads=True),
         # No delivery of either firm has failed: this row compares two missing ids.
