@@ -143,11 +143,22 @@ class Observer:
         return max((e["event_id"] for e in self.events() if e.get("event_id") is not None), default=self.start)
 
     async def reconnect(self, url: str, **kwargs: Any) -> int:
-        """Connect again and resume after the last event received; the number replayed."""
-        conn = await WsClient.connect(url, self.token, **{"ping_interval": None, "hello_timeout": 60, **kwargs})
-        self.conns.append(conn)
-        replayed: int = (await conn.ok("resume", after_event_id=self.last_event_id()))["replayed"]
-        return replayed
+        """Connect again and resume after the last event received; the number replayed.
+
+        A burst of live events during a long replay (the notifications job turning thousands of
+        missed messages into notifications, 500 at a time) can overflow the session's queue: the
+        server closes with 4001 and the client resumes again from where it got, as the SDK does."""
+        for _ in range(3):
+            conn = await WsClient.connect(url, self.token, **{"ping_interval": None, "hello_timeout": 60, **kwargs})
+            self.conns.append(conn)
+            try:
+                replayed: int = (await conn.ok("resume", after_event_id=self.last_event_id()))["replayed"]
+            except ConnectionError:
+                if conn.conn.close_code != 4001:
+                    raise
+                continue
+            return replayed
+        raise ConnectionError("closed with 4001 on three resumes in a row")
 
     def received(self) -> dict[int, list[int]]:
         """Message ids per thread, in arrival order."""
