@@ -90,7 +90,10 @@ class Database:
             # Under the write lock (SQLite) or an advisory lock (PostgreSQL), processes starting at
             # once migrate one after the other; the later ones find the schema at head.
             if self.is_sqlite:
+                # Alembic commits after each revision on SQLite unless it finds a transaction open; one
+                # transaction for the whole upgrade keeps a second process from replaying a revision.
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
+                await conn.begin()
             else:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
