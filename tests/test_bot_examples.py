@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -29,11 +30,15 @@ class Scene:
 
 
 @pytest.fixture(scope="module")
-def node_bot_installed() -> None:
-    """``npm ci`` from the committed lock file, as CI does."""
+def node_bot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``npm ci`` from the committed lock file, as CI does, into a copy: two suites may run side by side."""
     npm = shutil.which("npm")
     assert npm is not None, "npm is needed for the Node.js example (scripts/test installs it)"
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_BOT, check=True, capture_output=True, timeout=300)
+    folder = tmp_path_factory.mktemp("node_bot")
+    for name in ("bot.js", "package.json", "package-lock.json"):
+        shutil.copy(NODE_BOT / name, folder / name)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, capture_output=True, timeout=300)
+    return folder
 
 
 async def _scene(services: Services, connect: Connect) -> tuple[Scene, User, str]:
@@ -128,12 +133,12 @@ async def test_the_node_bot_talks_with_the_protocol_alone(
     services: Services,
     connect: Connect,
     running: list[asyncio.subprocess.Process],
-    node_bot_installed: None,
+    node_bot: Path,
 ) -> None:
     scene, bot, token = await _scene(services, connect)
     node = shutil.which("node")
     assert node is not None
-    await _start(running, server, token, node, str(NODE_BOT / "bot.js"))
+    await _start(running, server, token, node, str(node_bot / "bot.js"))
     await _say(scene, "Hi from staff")
     reply = await scene.staff.event("message.created", message__body="node bot heard: Hi from staff", timeout=15)
     assert reply["data"]["message"]["author_id"] == bot.id
