@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { formatSize, upload } from "./attachments.js";
 import { bulkToolbar } from "./bulk.js";
 import { renderClientCard } from "./clientcard.js";
+import { FollowUpPanel } from "./followup.js";
 import { renderMyTasks } from "./mytasks.js";
 import { Connection } from "./connection.js";
 import { renderMessages, renderTyping, trackPinned } from "./conversation.js";
@@ -48,6 +49,7 @@ export class App {
     this.tasks = new Map(); // message id → its task
     this.acks = new Map(); // message id → Map(user id → when), for messages asking for acknowledgement
     this.cardOpen = false;
+    this.followUpOpen = false;
     this.myTasks = new Map(); // a client's own tasks: open ones, and those ticked since the page opened
     this.taskMessages = new Map();
     this.card = null;
@@ -274,15 +276,20 @@ export class App {
       ? h("button", { type: "button", class: "button ghost small card-button", "aria-expanded": "false", "aria-controls": "client-card", onclick: () => this.toggleCard() }, t.clientCard)
       : null;
     this.cardAside = h("aside", { class: "client-card", id: "client-card", "aria-labelledby": "card-title", hidden: true });
+    this.followUp = this.store.isStaff ? new FollowUpPanel(this.conn) : null;
+    this.followUpButton = this.followUp
+      ? h("button", { type: "button", class: "button ghost small card-button", "aria-expanded": "false", "aria-controls": "follow-up", onclick: () => this.toggleFollowUp() }, t.followUpPanel)
+      : null;
     this.conversation = h(
       "section",
       { class: "conversation", "aria-labelledby": "conv-title" },
-      h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub), this.cardButton),
+      h("header", { class: "conv-head" }, h("a", { href: "#/", class: "back-link", "aria-label": t.back }, "‹"), h("div", { class: "conv-titles" }, this.convTitle, this.convSub), this.followUpButton, this.cardButton),
       h(
         "div",
         { class: "conv-body" },
         h("div", { class: "conv-main" }, this.messageList, this.typingLine, this.scheduledBox, this.form),
         this.cardAside,
+        this.followUp?.element,
       ),
     );
     this.updateMode();
@@ -385,9 +392,17 @@ export class App {
 
   toggleCard() {
     this.cardOpen = !this.cardOpen;
+    if (this.cardOpen) this.followUpOpen = false; // one side panel at a time
     this.card = null;
     this.cardFor = null;
     if (this.cardOpen) this.loadCard();
+    this.render();
+  }
+
+  toggleFollowUp() {
+    this.followUpOpen = !this.followUpOpen;
+    if (this.followUpOpen) this.cardOpen = false;
+    this.followUp.forget();
     this.render();
   }
 
@@ -1123,11 +1138,22 @@ export class App {
       if (this.cardFor !== thread.client_account_id) this.later("card", 0, () => this.loadCard());
       renderClientCard(this.cardAside, this.card, this.currentId, () => this.toggleCard());
     }
+    this.renderFollowUp(thread);
     this.focusEdit = false;
     this.stickToBottom = false;
     this.keepOffset = false;
     renderTyping(this.typingLine, store, this.currentId);
     const waiting = [...this.scheduled.values()].filter((item) => item.thread_id === this.currentId);
     renderScheduled(this.scheduledBox, waiting, (item) => this.cancelScheduled(item).catch(() => {}));
+  }
+
+  renderFollowUp(thread) {
+    if (!this.followUp) return;
+    // Reminders and recurring messages go to a client, so the panel is for threads with one.
+    const shown = this.followUpOpen && thread?.client_account_id != null;
+    this.followUp.element.hidden = !shown;
+    this.followUpButton.hidden = thread?.client_account_id == null;
+    this.followUpButton.setAttribute("aria-expanded", String(shown));
+    if (shown) this.followUp.show(this.currentId, () => this.toggleFollowUp());
   }
 }
