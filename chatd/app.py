@@ -130,7 +130,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     )
     conversations.on_message(AutoReplies(conversations).answer)
     jobs = Scheduler(db, clock.now, tick_s=settings.scheduler_tick_s, on_lag=metrics.SCHEDULER_LAG.set)
-    scheduled_sends = ScheduledSends(db, clock, conversations)
+    scheduled_sends = ScheduledSends(db, clock, conversations, copies)
     jobs.due.on(scheduled_sends_module.DUE_KIND, scheduled_sends.deliver)
     retention = timedelta(days=settings.event_retention_days)
     jobs.every("prune-events", 3600, lambda: prune_events(db, clock.now, retention))

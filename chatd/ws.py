@@ -276,6 +276,7 @@ class Connection:
                     cancel_if_client_writes=frame.cancel_if_client_writes,
                     attachment_ids=frame.attachment_ids,
                     signature=frame.signature,
+                    copy_to=frame.copy_to,
                 )
                 return {"scheduled": scheduled}
             case Send():
@@ -357,7 +358,11 @@ class Connection:
                 return {"scheduled": found}
             case ScheduledEdit():
                 edited = await self.services.scheduled_sends.edit(
-                    account, scheduled_id=frame.scheduled_id, body=frame.body, send_at=frame.send_at
+                    account,
+                    scheduled_id=frame.scheduled_id,
+                    body=frame.body,
+                    send_at=frame.send_at,
+                    copy_to=frame.copy_to,
                 )
                 return {"scheduled": edited}
             case ScheduledCancel():

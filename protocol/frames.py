@@ -23,6 +23,7 @@ PageLimit = Annotated[int, msgspec.Meta(ge=1, le=100)]
 # Uploaded over HTTP first (POST /api/attachments); the server's own per-message limit is lower.
 AttachmentIds = Annotated[list[PositiveId], msgspec.Meta(max_length=50)]
 SendAt = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+CopyChannels = Annotated[list[CopyChannel], msgspec.Meta(max_length=2)]
 Cursor = Annotated[str, msgspec.Meta(max_length=200)]
 
 
@@ -56,7 +57,7 @@ class Send(Request, tag="send"):
     signature: bool = True
     # Also send the message to the thread's clients by email and/or SMS; absent: the author's default
     # (notification settings, ``copy_to_client``). Notes and private messages are never copied.
-    copy_to: Annotated[list[CopyChannel], msgspec.Meta(max_length=2)] | None = None
+    copy_to: CopyChannels | None = None
 
 
 class Edit(Request, tag="edit"):
@@ -226,6 +227,8 @@ class ScheduledEdit(Request, tag="scheduled.edit"):
     scheduled_id: PositiveId
     body: str | None = None
     send_at: SendAt | None = None
+    # Replaces the copies to the thread's clients (``[]``: none); absent: unchanged.
+    copy_to: CopyChannels | None = None
 
 
 class ScheduledCancel(Request, tag="scheduled.cancel"):

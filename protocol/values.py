@@ -194,6 +194,9 @@ class ScheduledMessage(msgspec.Struct, kw_only=True):
     client_msg_id: str
     created_at: str
     updated_at: str
+    # The copy_to given with the send (channels to copy it to the thread's clients by); None: the
+    # author's default when it is sent.
+    copy_to: list[CopyChannel] | None = None
     # The message it became once sent; why it was not sent when it failed or was cancelled by the client.
     message_id: int | None = None
     error: str | None = None

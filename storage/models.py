@@ -361,6 +361,9 @@ class ScheduledMessage(Base):
     client_msg_id: Mapped[str] = mapped_column(String(64))
     send_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancel_if_client_writes: Mapped[bool] = mapped_column(Boolean, default=False)
+    # JSON list of protocol.values.CopyChannel given with the send; NULL: the author's default
+    # (notification settings) as it is when the message goes out.
+    copy_to: Mapped[str | None] = mapped_column(Text)
     # scheduled, sent, cancelled, failed
     state: Mapped[str] = mapped_column(String(16), default="scheduled")
     message_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from protocol.values import MessageKind, Role, ScheduledState, format_time
+from protocol.values import CopyChannel, MessageKind, Role, ScheduledState, format_time
 from protocol.values import ScheduledMessage as ScheduledValue
 from storage.errors import Duplicate
 from storage.models import Message, ScheduledMessage, User
@@ -26,6 +28,7 @@ _COLUMNS = (
     ScheduledMessage.client_msg_id,
     ScheduledMessage.send_at,
     ScheduledMessage.cancel_if_client_writes,
+    ScheduledMessage.copy_to,
     ScheduledMessage.state,
     ScheduledMessage.message_id,
     ScheduledMessage.error,
@@ -48,6 +51,7 @@ def _value(row: AnyRow) -> ScheduledValue:
         send_at=format_time(row.send_at),
         state=ScheduledState(row.state),
         cancel_if_client_writes=bool(row.cancel_if_client_writes),
+        copy_to=None if row.copy_to is None else msgspec.json.decode(row.copy_to, type=list[CopyChannel]),
         client_msg_id=row.client_msg_id,
         created_at=format_time(row.created_at),
         updated_at=format_time(row.updated_at),
@@ -67,6 +71,7 @@ async def insert_scheduled(
     client_msg_id: str,
     send_at: datetime,
     cancel_if_client_writes: bool,
+    copy_to: Sequence[CopyChannel] | None,
     now: datetime,
 ) -> ScheduledValue:
     statement = (
@@ -80,6 +85,7 @@ async def insert_scheduled(
             client_msg_id=client_msg_id,
             send_at=send_at,
             cancel_if_client_writes=cancel_if_client_writes,
+            copy_to=_copy_to(copy_to),
             state=ScheduledState.SCHEDULED.value,
             created_at=now,
             updated_at=now,
@@ -142,9 +148,11 @@ async def list_scheduled(
 
 
 async def update_scheduled(conn: AsyncConnection, scheduled_id: int, now: datetime, **values: Any) -> ScheduledValue:
-    """Change a scheduled message's fields (body, send_at, state, message_id, error)."""
+    """Change a scheduled message's fields (body, send_at, copy_to, state, message_id, error)."""
     if "state" in values and isinstance(values["state"], ScheduledState):
         values["state"] = values["state"].value
+    if "copy_to" in values:
+        values["copy_to"] = _copy_to(values["copy_to"])
     row = (
         await conn.execute(
             update(ScheduledMessage)
@@ -154,6 +162,10 @@ async def update_scheduled(conn: AsyncConnection, scheduled_id: int, now: dateti
         )
     ).one()
     return _value(row)
+
+
+def _copy_to(channels: Sequence[CopyChannel] | None) -> str | None:
+    return None if channels is None else msgspec.json.encode(sorted(set(channels))).decode()
 
 
 async def client_wrote_since(conn: AsyncConnection, thread_id: int, since: datetime) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.conftest import Cast, Connect, make_cast, new_id, open_thread, own_ch
 from tests.mail import MailServer
 from tests.receiver import Receiver
 from tests.support import ChatdProcess, WsClient, free_port, seeder
-from tests.timing import TestClock
+from tests.timing import TestClock, iso
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +163,93 @@ async def test_the_authors_default_applies_unless_the_send_says_otherwise(
     async with api(server, cast.token(cast.client)) as http:
         bad = await http.patch("/api/notifications/settings", json={"copy_to_client": ["pigeon"]})
         assert bad.status_code == 400
+
+
+async def test_a_scheduled_message_keeps_its_copy_to_until_it_is_sent(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, mail: MailServer, sms: Receiver
+) -> None:
+    await set_phone(server, cast.token(cast.client), "+33 6 55 44 33 22")
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    # The author's default is no copy: only what the send gave makes one.
+    answer = await staff.ok(
+        "send",
+        thread_id=thread_id,
+        body="Your VAT is due tomorrow.",
+        client_msg_id=new_id(),
+        send_at=iso(clock.now() + timedelta(hours=2)),
+        copy_to=["email"],
+    )
+    scheduled = answer["scheduled"]
+    assert scheduled["copy_to"] == ["email"]
+    listed = await staff.ok("scheduled.list", thread_id=thread_id)
+    assert [s["copy_to"] for s in listed["scheduled"]] == [["email"]]
+    edited = await staff.ok("scheduled.edit", scheduled_id=scheduled["id"], copy_to=["sms", "email"])
+    assert edited["scheduled"]["copy_to"] == ["email", "sms"]
+    assert edited["scheduled"]["body"] == "Your VAT is due tomorrow."
+    # The author's default changes meanwhile: the scheduled message keeps what it was given.
+    async with api(server, cast.token(cast.staff)) as http:
+        await http.patch("/api/notifications/settings", json={"copy_to_client": []})
+    seen = len(sms.received)
+    assert copied_texts(mail, cast.client.email) == []
+    clock.advance(2 * 3600 + 5)
+    [text] = await wait_copied(mail, cast.client.email, 1)
+    assert "Your VAT is due tomorrow." in text
+    request = (await asyncio.to_thread(sms.wait_for, seen + 1))[seen]
+    assert json.loads(request.body)["to"] == "+33 6 55 44 33 22"
+    sent = await staff.event("scheduled.updated", scheduled__state="sent")
+    assert sent["data"]["scheduled"]["copy_to"] == ["email", "sms"]
+
+
+async def test_a_scheduled_message_without_copy_to_follows_the_default_and_an_empty_one_makes_none(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, mail: MailServer
+) -> None:
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    async with api(server, cast.token(cast.staff)) as http:
+        await http.patch("/api/notifications/settings", json={"copy_to_client": ["email"]})
+    at = iso(clock.now() + timedelta(hours=1))
+    defaulted = await staff.ok("send", thread_id=thread_id, body="Default copy", client_msg_id=new_id(), send_at=at)
+    assert defaulted["scheduled"]["copy_to"] is None
+    none = await staff.ok(
+        "send", thread_id=thread_id, body="Chat only", client_msg_id=new_id(), send_at=at, copy_to=["email"]
+    )
+    await staff.ok("scheduled.edit", scheduled_id=none["scheduled"]["id"], copy_to=[])
+    # Checked when scheduled or edited, so the author can still fix it: clients, and strangers' edits.
+    client = await connect(cast.token(cast.client))
+    refused = await client.call(
+        "send", thread_id=thread_id, body="x", client_msg_id=new_id(), send_at=at, copy_to=["email"]
+    )
+    assert refused["code"] == "bad_request"
+    staff2 = await connect(cast.token(cast.staff2))
+    stranger = await staff2.call("scheduled.edit", scheduled_id=none["scheduled"]["id"], copy_to=["email"])
+    assert stranger["code"] == "not_found"
+    async with api(server, cast.token(cast.staff)) as http:
+        listed = (await http.get("/api/scheduled", params={"thread_id": thread_id})).json()["scheduled"]
+        assert {s["body"]: s["copy_to"] for s in listed} == {"Default copy": None, "Chat only": []}
+        patched = await http.patch(f"/api/scheduled/{none['scheduled']['id']}", json={"copy_to": ["pigeon"]})
+        assert patched.status_code == 400
+    clock.advance(3600 + 5)
+    await staff.event("scheduled.updated", scheduled__state="sent", scheduled__body="Chat only", timeout=10)
+    await staff.event("scheduled.updated", scheduled__state="sent", scheduled__body="Default copy", timeout=10)
+    await wait_copied(mail, cast.client.email, 1)
+    await asyncio.sleep(1)
+    [copied] = copied_texts(mail, cast.client.email)
+    assert "Default copy" in copied
+
+
+def copied_texts(mail: MailServer, address: str) -> list[str]:
+    """The copies' texts among what the address received (an offline client is also notified)."""
+    texts = [m.get_body(("plain",)).get_content() for m in mail.to(address)]
+    return [t for t in texts if " wrote:" in t]
+
+
+async def wait_copied(mail: MailServer, address: str, count: int) -> list[str]:
+    for _ in range(100):
+        if len(found := copied_texts(mail, address)) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{count} copies never reached {address}: {copied_texts(mail, address)}")
 
 
 async def test_a_failed_sms_copy_is_retried_and_shown_meanwhile(

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chatd.api.common import account, body, json, path_id, query, services
-from protocol.frames import PositiveId, SendAt
+from protocol.frames import CopyChannels, PositiveId, SendAt
 
 
 class ScheduledQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -19,6 +19,7 @@ class ScheduledQuery(msgspec.Struct, forbid_unknown_fields=True):
 class ScheduledChange(msgspec.Struct, forbid_unknown_fields=True):
     body: str | None = None
     send_at: SendAt | None = None
+    copy_to: CopyChannels | None = None
 
 
 async def list_scheduled(request: Request) -> Response:
@@ -32,7 +33,11 @@ async def list_scheduled(request: Request) -> Response:
 async def edit_scheduled(request: Request) -> Response:
     caller, change = await account(request), await body(request, ScheduledChange)
     edited = await services(request).scheduled_sends.edit(
-        caller, scheduled_id=path_id(request, "scheduled_id"), body=change.body, send_at=change.send_at
+        caller,
+        scheduled_id=path_id(request, "scheduled_id"),
+        body=change.body,
+        send_at=change.send_at,
+        copy_to=change.copy_to,
     )
     return json({"scheduled": edited})
 

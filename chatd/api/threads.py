@@ -16,6 +16,7 @@ from protocol.actions import Label
 from protocol.frames import (
     AttachmentIds,
     ClientMsgId,
+    CopyChannels,
     FillIns,
     PageLimit,
     PositiveId,
@@ -23,7 +24,7 @@ from protocol.frames import (
     SendAt,
     TaskSpec,
 )
-from protocol.values import CopyChannel, Folder, MessageKind, Role, Source
+from protocol.values import Folder, MessageKind, Role, Source
 
 
 class ThreadPage(msgspec.Struct, forbid_unknown_fields=True):
@@ -67,7 +68,7 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     cc: Annotated[list[PositiveId], msgspec.Meta(max_length=50)] = []
     task: TaskSpec | None = None
     signature: bool = True
-    copy_to: Annotated[list[CopyChannel], msgspec.Meta(max_length=2)] | None = None
+    copy_to: CopyChannels | None = None
 
 
 class MessageEdit(msgspec.Struct, forbid_unknown_fields=True):
@@ -134,6 +135,7 @@ async def send_message(request: Request) -> Response:
             cancel_if_client_writes=new.cancel_if_client_writes,
             attachment_ids=new.attachment_ids,
             signature=new.signature,
+            copy_to=new.copy_to,
         )
         return json({"scheduled": scheduled}, 201)
     message = await services(request).conversations.send(

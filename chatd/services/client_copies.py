@@ -11,6 +11,7 @@ message deleted meanwhile is not sent.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +51,36 @@ class ClientCopies:
     def sms_enabled(self) -> bool:
         return self._sms is not None
 
+    def check(
+        self, account: Account, facts: ThreadFacts, requested: Sequence[CopyChannel] | None, kind: MessageKind
+    ) -> None:
+        """Refuse copies asked for that cannot be made: from a client, without a client in the
+        thread, or on a channel the server has no provider for (notes ask in vain, silently)."""
+        if not requested:
+            return
+        if account.user.role.is_client:
+            raise errors.BadRequest("copies to clients are for staff messages")
+        if kind is not MessageKind.MESSAGE:
+            return
+        if facts.client_account_id is None:
+            raise errors.BadRequest("this thread has no client to send a copy to")
+        if CopyChannel.EMAIL in requested and self._mailer is None:
+            raise errors.BadRequest("copies by email need an SMTP server (CHATD_SMTP_URL)")
+        if CopyChannel.SMS in requested and self._sms is None:
+            raise errors.BadRequest("copies by SMS need an SMS provider (CHATD_SMS_URL)")
+
+    def still_possible(
+        self, facts: ThreadFacts, requested: Sequence[CopyChannel] | None
+    ) -> tuple[CopyChannel, ...] | None:
+        """What a copy_to checked earlier (a scheduled message's) still allows when it is sent: the
+        thread may have lost its client, the server a provider; the message goes out anyway."""
+        if requested is None:
+            return None
+        if facts.client_account_id is None:
+            return ()
+        enabled = {CopyChannel.EMAIL: self.email_enabled, CopyChannel.SMS: self.sms_enabled}
+        return tuple(c for c in requested if enabled[c])
+
     async def schedule(
         self,
         conn: AsyncConnection,
@@ -61,8 +92,7 @@ class ClientCopies:
     ) -> None:
         """In the message's transaction: a due row per client and channel asked for (or defaulted)."""
         if account.user.role.is_client:
-            if requested:
-                raise errors.BadRequest("copies to clients are for staff messages")
+            self.check(account, facts, requested, message.kind)
             return
         if requested is None:
             settings = await notification_store.get_settings(conn, account.user.id)
@@ -71,14 +101,9 @@ class ClientCopies:
             channels = set(requested)
         if not channels or message.kind is not MessageKind.MESSAGE or message.private_to is not None:
             return
+        self.check(account, facts, requested, message.kind)
         if facts.client_account_id is None:
-            if requested:
-                raise errors.BadRequest("this thread has no client to send a copy to")
             return
-        if requested and CopyChannel.EMAIL in channels and self._mailer is None:
-            raise errors.BadRequest("copies by email need an SMTP server (CHATD_SMTP_URL)")
-        if requested and CopyChannel.SMS in channels and self._sms is None:
-            raise errors.BadRequest("copies by SMS need an SMS provider (CHATD_SMS_URL)")
         for contact in await notification_store.client_contacts(conn, facts.client_account_id):
             if CopyChannel.EMAIL in channels and self._mailer is not None:
                 await self._add(conn, EMAIL_KIND, facts, message, contact.email, now)

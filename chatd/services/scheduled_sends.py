@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +20,10 @@ from chatd import errors, richtext
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import business_hours
-from chatd.services.conversations import Conversations, check_may_write
+from chatd.services.client_copies import ClientCopies
+from chatd.services.conversations import Conversations, SendOptions, check_may_write
 from chatd.services.events import scheduled_event
-from protocol.values import MessageKind, Role, ScheduledState
+from protocol.values import CopyChannel, MessageKind, Role, ScheduledState
 from protocol.values import ScheduledMessage as ScheduledValue
 from scheduler.due import Done, Outcome
 from storage import Database
@@ -71,10 +73,11 @@ def parse_send_at(raw: str, now: datetime) -> datetime:
 
 
 class ScheduledSends:
-    def __init__(self, db: Database, clock: Clock, conversations: Conversations) -> None:
+    def __init__(self, db: Database, clock: Clock, conversations: Conversations, copies: ClientCopies) -> None:
         self._db = db
         self._clock = clock
         self._conversations = conversations
+        self._copies = copies
 
     async def schedule(
         self,
@@ -88,6 +91,7 @@ class ScheduledSends:
         cancel_if_client_writes: bool,
         attachment_ids: list[int],
         signature: bool = True,
+        copy_to: Sequence[CopyChannel] | None = None,
     ) -> ScheduledValue:
         self._check_author(account)
         if attachment_ids:
@@ -100,6 +104,9 @@ class ScheduledSends:
         async with self._db.write() as conn:
             moment = await send_time(conn, user.firm_id, send_at, now)
             facts = await self._conversations.visible_thread(conn, account, thread_id)
+            # Checked now, when the author can still fix it; kept as given so the default applies
+            # only when none was given.
+            self._copies.check(account, facts, copy_to, kind)
             existing = await scheduled_store.find_by_client_msg_id(conn, user.id, client_msg_id)
             if existing is not None:
                 if existing.thread_id != thread_id:
@@ -115,6 +122,7 @@ class ScheduledSends:
                 client_msg_id=client_msg_id,
                 send_at=moment,
                 cancel_if_client_writes=cancel_if_client_writes,
+                copy_to=copy_to,
                 now=now,
             )
             await due_store.schedule(
@@ -143,7 +151,13 @@ class ScheduledSends:
         return [s for s in found if s.thread_id in visible or s.author_id == account.user.id]
 
     async def edit(
-        self, account: Account, *, scheduled_id: int, body: str | None, send_at: str | None
+        self,
+        account: Account,
+        *,
+        scheduled_id: int,
+        body: str | None,
+        send_at: str | None,
+        copy_to: Sequence[CopyChannel] | None = None,
     ) -> ScheduledValue:
         check_may_write(account)
         if body is not None:
@@ -152,12 +166,15 @@ class ScheduledSends:
         changes: dict[str, Any] = {}
         if body is not None:
             changes["body"] = body
-        if body is None and send_at is None:
-            raise errors.BadRequest("give body or send_at")
+        if copy_to is not None:
+            changes["copy_to"] = copy_to
+        if body is None and send_at is None and copy_to is None:
+            raise errors.BadRequest("give body, send_at or copy_to")
         async with self._db.write() as conn:
             if send_at is not None:
                 changes["send_at"] = await send_time(conn, account.user.firm_id, send_at, now)
             scheduled, facts = await self._changeable(conn, account, scheduled_id)
+            self._copies.check(account, facts, copy_to, scheduled.kind)
             scheduled = await scheduled_store.update_scheduled(conn, scheduled_id, now, **changes)
             if "send_at" in changes:
                 await due_store.schedule(
@@ -209,6 +226,7 @@ class ScheduledSends:
             body=richtext.render(scheduled.body, await self._conversations.mentionable(conn, author, facts.id, None)),
             client_msg_id=scheduled.client_msg_id,
             kind=scheduled.kind,
+            options=SendOptions(copy_to=self._copies.still_possible(facts, scheduled.copy_to)),
         )
         sent = await scheduled_store.update_scheduled(
             conn, scheduled.id, now, state=ScheduledState.SENT, message_id=message.value.id
