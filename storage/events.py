@@ -107,6 +107,47 @@ async def append_event(
     return _record(result.one())
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    firm_id: int
+    type: str
+    thread_id: int | None
+    user_id: int | None = None
+    ref_id: int | None = None
+
+
+async def append_events(conn: AsyncConnection, events: list[NewEvent], now: datetime) -> list[EventRecord]:
+    """Append events in one statement (a user's own events about one of their rows: no message,
+    visible to them alone); returned in the order given. Each (type, user, ref) may be given once."""
+    if not events:
+        return []
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_current_xact_id()))
+    # Matched back by key: RETURNING's row order is not the VALUES order.
+    rows = await conn.execute(
+        insert(Event).returning(*_COLUMNS),
+        [
+            {
+                "firm_id": e.firm_id,
+                "type": e.type,
+                "thread_id": e.thread_id,
+                "message_id": None,
+                "user_id": e.user_id,
+                "ref_id": e.ref_id,
+                "client_ref_id": None,
+                "staff_only": False,
+                "private_to": None,
+                "private_from": None,
+                "managers_only": False,
+                "created_at": now,
+            }
+            for e in events
+        ],
+    )
+    records = {(r.type, r.user_id, r.ref_id): r for r in map(_record, rows)}
+    return [records[(e.type, e.user_id, e.ref_id)] for e in events]
+
+
 async def newest_event_id(conn: AsyncConnection, firm_id: int | None = None, *, through: int | None = None) -> int:
     """The newest event id (of the firm, at most ``through``), or of the whole store; when there is
     none left, how far events were pruned (0 on a new store), so ids handed out stay monotonic."""

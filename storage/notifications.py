@@ -57,35 +57,44 @@ def _stored(row: AnyRow) -> StoredNotification:
     )
 
 
-async def insert_notification(
-    conn: AsyncConnection,
-    *,
-    firm_id: int,
-    user_id: int,
-    kind: NotificationKind,
-    thread_id: int | None,
-    message_id: int | None,
-    summary: str,
-    email_pending: bool,
-    now: datetime,
-) -> StoredNotification:
-    row = (
-        await conn.execute(
-            insert(Notification)
-            .values(
-                firm_id=firm_id,
-                user_id=user_id,
-                kind=kind.value,
-                thread_id=thread_id,
-                message_id=message_id,
-                summary=summary[:300],
-                created_at=now,
-                email_state="pending" if email_pending else "none",
-            )
-            .returning(*_COLUMNS)
-        )
-    ).one()
-    return _stored(row)
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    firm_id: int
+    user_id: int
+    kind: NotificationKind
+    thread_id: int | None
+    message_id: int | None
+    summary: str
+    email_pending: bool
+
+
+async def insert_notifications(
+    conn: AsyncConnection, notifications: list[NewNotification], now: datetime
+) -> list[StoredNotification]:
+    """Store notifications in one statement (one per recipient of every new message otherwise);
+    returned in the order given. Each (user, message) may be given once."""
+    if not notifications:
+        return []
+    # RETURNING's row order is not the VALUES order (SQLite does not promise it, and asking
+    # SQLAlchemy to sort makes it run one INSERT per row there): match the rows back by key.
+    rows = await conn.execute(
+        insert(Notification).returning(*_COLUMNS),
+        [
+            {
+                "firm_id": n.firm_id,
+                "user_id": n.user_id,
+                "kind": n.kind.value,
+                "thread_id": n.thread_id,
+                "message_id": n.message_id,
+                "summary": n.summary[:300],
+                "created_at": now,
+                "email_state": "pending" if n.email_pending else "none",
+            }
+            for n in notifications
+        ],
+    )
+    stored = {(row.user_id, row.message_id): _stored(row) for row in rows}
+    return [stored[(n.user_id, n.message_id)] for n in notifications]
 
 
 async def notifications_by_ids(conn: AsyncConnection, ids: list[int]) -> dict[int, StoredNotification]:

@@ -66,6 +66,19 @@ async def subscriptions_of(conn: AsyncConnection, user_id: int) -> list[Subscrip
     return [_subscription(row) for row in rows]
 
 
+async def subscriptions_of_users(conn: AsyncConnection, user_ids: list[int]) -> dict[int, list[Subscription]]:
+    """Each user's subscriptions (users without any are left out), in one query."""
+    found: dict[int, list[Subscription]] = {}
+    if not user_ids:
+        return found
+    rows = await conn.execute(
+        select(*_COLUMNS).where(PushSubscription.user_id.in_(sorted(set(user_ids)))).order_by(PushSubscription.id)
+    )
+    for row in rows:
+        found.setdefault(row.user_id, []).append(_subscription(row))
+    return found
+
+
 async def subscription(conn: AsyncConnection, subscription_id: int) -> Subscription | None:
     row = (await conn.execute(select(*_COLUMNS).where(PushSubscription.id == subscription_id))).first()
     return None if row is None else _subscription(row)

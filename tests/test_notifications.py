@@ -218,3 +218,42 @@ async def test_sms_goes_through_the_provider_and_failures_are_retried_and_shown(
         assert again.status_code == 404
     received = await asyncio.to_thread(sms.wait_for, seen + 4)
     assert "Second try" in json.loads(received[seen + 3].body)["text"]
+
+
+async def test_each_recipient_of_each_new_message_gets_its_own_notification_once(
+    server: ChatdProcess, cast: Cast, connect: Connect
+) -> None:
+    """The fan-out records a batch of messages' notifications and their events in one statement
+    each: every (recipient, message) pair gets one, matched to the right user and message."""
+    staff = await connect(cast.token(cast.staff))
+    staff2 = await connect(cast.token(cast.staff2))
+    client = await connect(cast.token(cast.client))
+    opened = await staff.ok(
+        "thread.create",
+        subject="Receipts",
+        body="Send me the receipts.",
+        client_msg_id=new_id(),
+        client_account_id=cast.client.client_account_id,
+        participants=[cast.staff2.id],
+    )
+    thread_id = opened["thread"]["id"]
+    sent = await asyncio.gather(
+        *(client.ok("send", thread_id=thread_id, body=f"Receipt {n}", client_msg_id=new_id()) for n in range(5))
+    )
+    message_ids = sorted(s["message"]["id"] for s in sent)
+
+    def notified(frame: dict[str, Any]) -> bool:
+        return frame.get("type") == "notification" and frame["data"]["notification"]["message_id"] in message_ids
+
+    for who, user in ((staff, cast.staff), (staff2, cast.staff2)):
+        for _ in range(100):
+            if len([e for e in who.events if notified(e)]) >= len(message_ids):
+                break
+            await asyncio.sleep(0.1)
+        mine = [e["data"]["notification"] for e in who.events if notified(e)]
+        assert sorted(n["message_id"] for n in mine) == message_ids, user.id
+        assert all(n["summary"].startswith(cast.client.name + ": Receipt ") for n in mine)
+        async with api(server, cast.token(user)) as http:
+            listed_ids = {n["id"] for n in (await http.get("/api/notifications")).json()["notifications"]}
+        assert {n["id"] for n in mine} <= listed_ids
+    assert [e for e in client.events if notified(e)] == []  # the author is not told of their own

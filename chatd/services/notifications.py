@@ -19,6 +19,7 @@ import html
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors
 from chatd.broker import Broker
+from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.mailer import Email, mailer_from
@@ -124,80 +126,91 @@ class Notifications:
         if recipient is None:
             return _nothing
         settings = await store.get_settings(conn, user_id)
-        return await self._notify(conn, recipient, settings, kind, thread_id, message_id, summary)
+        return (await self._notify_all(conn, [_Wanted(recipient, settings, kind, thread_id, message_id, summary)]))[0]
 
-    async def _notify(
-        self,
-        conn: AsyncConnection,
-        recipient: Recipient,
-        settings: store.Settings,
-        kind: NotificationKind,
-        thread_id: int | None,
-        message_id: int | None,
-        summary: str,
-    ) -> AfterCommit:
-        channels = channels_for(recipient.role, settings, kind)
-        if not channels:
-            return _nothing
+    async def _notify_all(self, conn: AsyncConnection, wanted: list[_Wanted]) -> list[AfterCommit]:
+        """Record each notification on the channels its recipient chose: the rows and their events
+        each in one statement for all (a new message's recipients, every new message of a fan-out)."""
         now = self._clock.now()
-        by_email = Channel.EMAIL in channels and self._mailer is not None
-        stored = await store.insert_notification(
+        chosen = [(w, channels_for(w.recipient.role, w.settings, w.kind)) for w in wanted]
+        chosen = [(w, channels) for w, channels in chosen if channels]
+        emailed = {id(w) for w, channels in chosen if Channel.EMAIL in channels and self._mailer is not None}
+        stored = await store.insert_notifications(
             conn,
-            firm_id=recipient.firm_id,
-            user_id=recipient.user_id,
-            kind=kind,
-            thread_id=thread_id,
-            message_id=message_id,
-            summary=summary,
-            email_pending=by_email,
-            now=now,
+            [
+                store.NewNotification(
+                    firm_id=w.recipient.firm_id,
+                    user_id=w.recipient.user_id,
+                    kind=w.kind,
+                    thread_id=w.thread_id,
+                    message_id=w.message_id,
+                    summary=w.summary,
+                    email_pending=id(w) in emailed,
+                )
+                for w, _channels in chosen
+            ],
+            now,
         )
-        if by_email:
-            await due_store.schedule(
-                conn,
-                kind=EMAIL_KIND,
-                key=f"notify-email:{recipient.user_id}",
-                due_at=now + self._window,
-                now=now,
-                firm_id=recipient.firm_id,
-                ref_id=recipient.user_id,
-                keep_earlier=True,
-            )
-        if Channel.SMS in channels and settings.phone and self._sms is not None:
-            await due_store.schedule(
-                conn,
-                kind=SMS_KIND,
-                due_at=now,
-                now=now,
-                firm_id=recipient.firm_id,
-                ref_id=stored.value.id,
-                payload={"to": settings.phone, "text": self._sms_text(stored)},
-            )
-        if Channel.PUSH in channels:
-            data = self._push_payload(stored)
-            for target in await push_store.subscriptions_of(conn, recipient.user_id):
+        pushed = [w.recipient.user_id for w, channels in chosen if Channel.PUSH in channels]
+        targets = await push_store.subscriptions_of_users(conn, pushed)
+        in_app: list[tuple[_Wanted, StoredNotification]] = []
+        for (w, channels), notification in zip(chosen, stored, strict=True):
+            recipient = w.recipient
+            if id(w) in emailed:
                 await due_store.schedule(
                     conn,
-                    kind=PUSH_KIND,
+                    kind=EMAIL_KIND,
+                    key=f"notify-email:{recipient.user_id}",
+                    due_at=now + self._window,
+                    now=now,
+                    firm_id=recipient.firm_id,
+                    ref_id=recipient.user_id,
+                    keep_earlier=True,
+                )
+            if Channel.SMS in channels and w.settings.phone and self._sms is not None:
+                await due_store.schedule(
+                    conn,
+                    kind=SMS_KIND,
                     due_at=now,
                     now=now,
                     firm_id=recipient.firm_id,
-                    ref_id=target.id,
-                    payload={"data": data},
+                    ref_id=notification.value.id,
+                    payload={"to": w.settings.phone, "text": self._sms_text(notification)},
                 )
-        if Channel.IN_APP not in channels:
-            return _nothing
-        record = await event_store.append_event(
+            if Channel.PUSH in channels:
+                data = self._push_payload(notification)
+                for target in targets.get(recipient.user_id, []):
+                    await due_store.schedule(
+                        conn,
+                        kind=PUSH_KIND,
+                        due_at=now,
+                        now=now,
+                        firm_id=recipient.firm_id,
+                        ref_id=target.id,
+                        payload={"data": data},
+                    )
+            if Channel.IN_APP in channels:
+                in_app.append((w, notification))
+        records = await event_store.append_events(
             conn,
-            firm_id=recipient.firm_id,
-            type=EVENT,
-            thread_id=thread_id,
-            user_id=recipient.user_id,
-            ref_id=stored.value.id,
-            now=now,
+            [
+                event_store.NewEvent(
+                    firm_id=w.recipient.firm_id,
+                    type=EVENT,
+                    thread_id=n.value.thread_id,
+                    user_id=n.user_id,
+                    ref_id=n.value.id,
+                )
+                for w, n in in_app
+            ],
+            now,
         )
-        event = notification_event(record, recipient.user_id, stored.value)
-        return lambda: self._broker.publish(event)
+        # Each caller gets its own effect back: nothing for a recipient without the in-app channel.
+        effects = {
+            id(w): _publisher(self._broker, notification_event(record, n.user_id, n.value))
+            for (w, n), record in zip(in_app, records, strict=True)
+        }
+        return [effects.get(id(w), _nothing) for w in wanted]
 
     # -- new messages, from the event log --
 
@@ -205,29 +218,29 @@ class Notifications:
         """Turn new ``message.created`` events into notifications; the count of events read."""
         async with self._db.read() as conn:
             settled = await event_store.settled_event_id(conn)
-        after_commit: list[AfterCommit] = []
         async with self._db.write() as conn:
             after = await store.lock_cursor(conn, CURSOR, settled)
             through = min(settled, after + 500)
             if through <= after:
                 return 0
             records = await event_store.events_between(conn, after, through)
+            wanted: list[_Wanted] = []
             for record in records:
                 if record.type == "message.created" and record.message_id is not None:
-                    after_commit.extend(await self._new_message(conn, record.message_id))
+                    wanted.extend(await self._new_message(conn, record.message_id))
+            after_commit = await self._notify_all(conn, wanted)
             await store.set_cursor(conn, CURSOR, through)
         for effect in after_commit:
             effect()
         return len(records)
 
-    async def _new_message(self, conn: AsyncConnection, message_id: int) -> list[AfterCommit]:
+    async def _new_message(self, conn: AsyncConnection, message_id: int) -> list[_Wanted]:
         thread_id, summary, recipients = await store.message_recipients(conn, message_id)
         if not recipients:
             return []
         settings = await store.settings_for(conn, [r.user_id for r in recipients])
         return [
-            await self._notify(
-                conn,
+            _Wanted(
                 recipient,
                 settings.get(recipient.user_id, store.Settings(phone=None, channels={})),
                 NotificationKind.NEW_MESSAGE,
@@ -387,8 +400,24 @@ class Notifications:
         return self._sms is not None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Wanted:
+    """A notification to record: who, with their settings, about what."""
+
+    recipient: Recipient
+    settings: store.Settings
+    kind: NotificationKind
+    thread_id: int | None
+    message_id: int | None
+    summary: str
+
+
 def _nothing() -> None:
     return None
+
+
+def _publisher(broker: Broker, event: BusEvent) -> AfterCommit:
+    return lambda: broker.publish(event)
 
 
 def _shown(role: Role, settings: store.Settings) -> dict[str, object]:
