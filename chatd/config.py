@@ -43,6 +43,8 @@ class Settings:
     unsent_upload_hours: int = 24
     max_replay_events: int = 10_000
     outbound_queue: int = 2_000
+    # A session with events waiting is closed (4001) once its socket has taken no frame this long.
+    send_stall_s: float = 10.0
     resume_grace_s: float = 1.0
     session_days: int = 30
     # Password attempts (logins, password changes) per client address: a burst of this many, then
@@ -107,6 +109,7 @@ class Settings:
             unsent_upload_hours=_int(env, "CHATD_UNSENT_UPLOAD_HOURS", 24),
             max_replay_events=_int(env, "CHATD_MAX_REPLAY_EVENTS", 10_000),
             outbound_queue=_int(env, "CHATD_OUTBOUND_QUEUE", 2_000),
+            send_stall_s=_int(env, "CHATD_SEND_STALL_MS", 10_000) / 1000,
             session_days=_int(env, "CHATD_SESSION_DAYS", 30),
             login_attempts_per_minute=_int(env, "CHATD_LOGIN_ATTEMPTS_PER_MINUTE", 30),
             revalidate_s=_int(env, "CHATD_REVALIDATE_S", 30),

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chatd import automation_ops, compose_ops, errors, genmail_ops, inbox_ops, revocations
+from chatd.bus import BusEvent
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
@@ -124,8 +125,10 @@ class Connection:
             queue_size=settings.outbound_queue,
             session_id=uuid.uuid4().hex[:12],
             credential=credential,
+            stall_s=settings.send_stall_s,
         )
         self.session.on_close_request = self.request_close
+        self.session.load_missed = self._load_missed
         self._reader: asyncio.Task[None] | None = None
         # The hello's event_id: events up to it are in SQL, newer ones are delivered live.
         self._live_from = 0
@@ -392,14 +395,19 @@ class Connection:
             case _:
                 return await inbox_ops.handle(self.services, account, frame)
 
+    async def _load_missed(self, after: int, through: int, limit: int) -> list[tuple[int, Frame]]:
+        events = await self.services.conversations.replay(self.account, after=after, through=through, page=limit)
+        return [(event.event_id, self._encode_event(event)) for event in events if event.event_id is not None]
+
+    def _encode_event(self, event: BusEvent) -> Frame:
+        data = event.data_of(event.variant(self.session.user_id, self.session.is_client))
+        return self.codec.encode(Event(type=event.type, data=data, event_id=event.event_id))
+
     async def _resume(self, after: int) -> int:
         """Replay, queued before the ``ok``, what the client missed up to the hello's event_id;
         newer events are this connection's live ones, so nothing comes twice."""
         session = self.session
         events = await self.services.conversations.replay(self.account, after=after, through=self._live_from)
         for event in events:
-            data = event.data_of(event.variant(session.user_id, session.is_client))
-            await session.push_reply_when_room(
-                self.codec.encode(Event(type=event.type, data=data, event_id=event.event_id))
-            )
+            await session.push_reply_when_room(self._encode_event(event))
         return len(events)

@@ -15,7 +15,13 @@ from storage.directory import Account
 
 
 def _session(
-    user_id: int, role: Role, *, binary: bool = False, firm_id: int = 1, account: int | None = None
+    user_id: int,
+    role: Role,
+    *,
+    binary: bool = False,
+    firm_id: int = 1,
+    account: int | None = None,
+    stall_s: float = 10.0,
 ) -> Session:
     user = User(id=user_id, firm_id=firm_id, name="u", email=f"u{user_id}@x.test", role=role, client_account_id=account)
     session = Session(
@@ -23,6 +29,7 @@ def _session(
         binary=binary,
         queue_size=10,
         session_id=str(user_id),
+        stall_s=stall_s,
     )
     session.open_gate()
     return session
@@ -106,15 +113,25 @@ async def test_out_of_order_events_are_delivered_in_order_and_gaps_filled_from_s
     assert _numbers(staff) == [1, 2, 3]
 
 
-async def test_typing_is_dropped_when_a_queue_is_full_and_durable_overflow_closes() -> None:
+async def test_typing_is_dropped_when_a_queue_is_full_and_durable_overflow_waits_then_a_stall_closes() -> None:
     hub = Hub(_no_sql, _zero)
     await hub.start()
-    slow = _session(2, Role.STAFF)
+    slow = _session(2, Role.STAFF, stall_s=0.05)
     hub.add(slow)
     for n in range(1, 11):
         hub.receive(_event(n))
     hub.receive(_event(None))
-    assert slow.close_reason is None
+    assert _numbers(slow) == list(range(1, 11))  # typing was dropped
     hub.receive(_event(11))
+    hub.receive(_event(12))
+    # Over the queue: not queued, not a reason to close yet (it is read from SQL once the client
+    # has drained the queue), unless the socket takes nothing for the stall time.
+    assert _numbers(slow) == list(range(1, 11))
+    assert slow.behind
+    assert slow.close_reason is None
+    for _ in range(200):  # no writer: nothing is sent, so the stall closes it
+        if slow.close_reason is not None:
+            break
+        await asyncio.sleep(0.01)
     assert slow.close_reason is not None
     assert slow.close_reason[0] == 4001

@@ -8,6 +8,7 @@ import signal
 import socket
 from pathlib import Path
 
+from protocol.values import MessageKind
 from tests.conftest import make_cast, new_id, open_thread, own_chatd
 from tests.support import ChatdProcess, WsClient, seeder
 
@@ -95,6 +96,44 @@ async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp
         got = {e["data"]["message"]["id"] for e in sleeper.events + back.events if e["type"] == "message.created"}
         assert len(got) == total, (replayed, len(got))  # every message sent after it connected
         for c in (staff, reader, back):
+            await c.close()
+
+
+async def test_a_reading_client_survives_a_server_burst_larger_than_its_queue(tmp_path: Path) -> None:
+    """A burst the server makes at once, here far over the queue: the hub filling from SQL the
+    messages the seeder stored behind its back, then the notification job's tick of a notification
+    per message. The reading client gets all of it once, in order, and is never closed."""
+    burst = 60
+    settings = {"CHATD_OUTBOUND_QUEUE": "10", "CHATD_REQUESTS_PER_SECOND": "1000", "CHATD_HEARTBEAT_S": "600"}
+    async with own_chatd(tmp_path, settings) as (process, cast):
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff), ping_interval=None)
+        thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+        reader = await WsClient.connect(process.ws_url, cast.token(cast.client), ping_interval=None)
+        await reader.ok("ping")
+        async with seeder(tmp_path, process.env) as services:  # no bus to the server: it learns from SQL
+            author = await services.directory.account(cast.staff.id)
+            for n in range(burst):
+                await services.conversations.send(
+                    author, thread_id=thread_id, body=f"burst {n}", client_msg_id=new_id(), kind=MessageKind.MESSAGE
+                )
+
+        def arrived(_: object) -> bool:
+            kinds = [e["type"] for e in reader.events]
+            return kinds.count("message.created") >= burst and kinds.count("notification") >= burst
+
+        await reader.next_frame(arrived, timeout=60)
+        assert await reader.ok("ping")  # still open
+        bodies = [e["data"]["message"]["body"] for e in reader.events if e["type"] == "message.created"]
+        assert bodies == [f"burst {n}" for n in range(burst)]
+        event_ids = [e["event_id"] for e in reader.events]
+        assert event_ids == sorted(set(event_ids))  # in order, none twice
+        # Exactly what a resume from the same point replays: nothing skipped while it was behind.
+        check = await WsClient.connect(process.ws_url, cast.token(cast.client), ping_interval=None)
+        await check.ok("resume", after_event_id=reader.hello["event_id"])
+        replayed = [e["event_id"] for e in check.events if e["event_id"] <= event_ids[-1]]
+        assert replayed == event_ids
+        assert "too far behind" not in process.log()
+        for c in (staff, reader, check):
             await c.close()
 
 

@@ -525,19 +525,21 @@ class Conversations:
             settled = await event_store.settled_event_id(conn)
             return await event_store.newest_event_id(conn, account.user.firm_id, through=settled)
 
-    async def replay(self, account: Account, *, after: int, through: int) -> list[BusEvent]:
-        """The durable events in (after, through] the account may see, or ResyncRequired."""
+    async def replay(self, account: Account, *, after: int, through: int, page: int | None = None) -> list[BusEvent]:
+        """The durable events in (after, through] the account may see, or ResyncRequired. With
+        ``page``, the oldest ``page`` of them (a session catching up reads on), else all of them
+        up to the replay limit."""
         if after >= through:
             return []
         async with self._db.read() as conn:
             if after < await event_store.pruned_through(conn):
                 raise errors.ResyncRequired("events after that id are no longer kept: refetch threads and history")
-            limit = self._settings.max_replay_events
+            most = self._settings.max_replay_events
             records = await event_store.events_for_viewer(
-                conn, account.viewer, after=after, through=through, limit=limit + 1
+                conn, account.viewer, after=after, through=through, limit=most + 1 if page is None else page
             )
-            if len(records) > limit:
-                raise errors.ResyncRequired(f"more than {limit} events were missed: refetch threads and history")
+            if page is None and len(records) > most:
+                raise errors.ResyncRequired(f"more than {most} events were missed: refetch threads and history")
             return await rendering.render(conn, records)
 
     # -- helpers --
