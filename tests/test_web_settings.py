@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page, expect
@@ -257,3 +258,64 @@ async def test_business_hours_and_the_automatic_reply(server: ChatdProcess, serv
         await expect(reply).to_contain_text("Automatic reply")
         unexpected = [e for e in page.errors if "401" not in e and "400" not in e]  # type: ignore[attr-defined]
         assert unexpected == [], unexpected  # sign-in asks /api/me first
+
+
+async def test_client_events_imported_from_a_csv_added_and_deleted(
+    server: ChatdProcess, services: Services, tmp_path: Path
+) -> None:
+    firm = await new_firm(services, "Villas Roche")
+    staff = await services.directory.create_user(
+        firm_id=firm.id, email="paul@roche.test", name="Paul Roche", role=Role.STAFF, password=PASSWORD
+    )
+    for name in ("Dupont SCI", "Marc Blanc"):
+        await services.directory.create_user(
+            firm_id=firm.id, email=f"{name.split()[0].lower()}@roche.test", name=name, role=Role.CLIENT, password=None
+        )
+    soon = datetime.now(UTC).date() + timedelta(days=10)
+    later = soon + timedelta(days=7)
+    csv = tmp_path / "bookings.csv"
+    csv.write_text(
+        "client;kind;date;reference\n"
+        f"Dupont SCI;arrival;{soon:%d/%m/%Y};B-1042\n"
+        f"marc blanc;departure;{later.isoformat()};B-1043\n"
+        f"Nobody;arrival;{soon.isoformat()};B-1044\n"
+        "Dupont SCI;arrival;31/02/2027;B-1045\n"
+    )
+    async with chromium() as browser:
+        _, page = await new_page(browser, server.base_url, width=1280, height=900)
+        await log_in(page, staff.email)
+        await settings(page, "Client events")
+        await page.get_by_label("CSV file", exact=True).set_input_files(str(csv))
+        await page.get_by_role("button", name="Import", exact=True).click()
+        await expect(page.get_by_role("status").filter(has_text="Import finished.")).to_be_visible()
+        await expect(page.get_by_text("2 imported, 0 already recorded, 2 with a problem.")).to_be_visible()
+        problems = page.get_by_role("list", name="Rows not imported")
+        await expect(problems.get_by_role("listitem")).to_have_text(
+            ["Line 4: unknown client 'Nobody'", re.compile(r"^Line 5: '31/02/2027' is not a date")]
+        )
+        listed = page.get_by_role("region", name="2 events from today on")
+        await expect(listed.get_by_role("row").filter(has_text="B-1042")).to_contain_text("Dupont SCI")
+        await expect(listed.get_by_role("row").filter(has_text="B-1043")).to_contain_text("Departure")
+        await screenshot(page, "settings-client-events")
+
+        await page.get_by_role("button", name="Import", exact=True).click()  # the same file again: nothing twice
+        await expect(page.get_by_text("0 imported, 2 already recorded, 2 with a problem.")).to_be_visible()
+        await expect(page.get_by_role("region", name="2 events from today on")).to_be_visible()
+
+        await page.get_by_label("Client", exact=True).select_option(label="Marc Blanc")
+        await page.get_by_label("Event", exact=True).select_option(label="Arrival")
+        await page.get_by_label("Date", exact=True).fill(soon.isoformat())
+        await page.get_by_label("Reference", exact=True).fill("B-2000")
+        await page.get_by_role("button", name="Add event").click()
+        await expect(page.get_by_role("status").filter(has_text="Event added.")).to_be_visible()
+        await expect(page.get_by_role("region", name="3 events from today on")).to_contain_text("B-2000")
+
+        await page.get_by_role("button", name="Delete the event B-1042").click()
+        await expect(page.get_by_role("status").filter(has_text="Event deleted.")).to_be_visible()
+        await expect(page.get_by_role("region", name="2 events from today on")).not_to_contain_text("B-1042")
+        unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
+        assert unexpected == [], unexpected
+    async with await http(server.base_url) as api:  # what the page shows is what the server holds
+        api.headers["Authorization"] = f"Bearer {(await services.directory.create_token(staff.id))[1]}"
+        events = (await api.get("/api/client-events")).json()["events"]
+    assert sorted(e["reference"] for e in events) == ["B-1043", "B-2000"]

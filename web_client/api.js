@@ -24,6 +24,34 @@ async function call(method, path, body) {
   return data;
 }
 
+/** A CSV of client events, sent as a file; `onProgress` hears each chunk written, the report comes last. */
+async function importEvents(file, onProgress) {
+  const form = new FormData();
+  form.append("file", file);
+  const response = await fetch("/api/client-events/import", { method: "POST", credentials: "same-origin", headers: { Accept: "application/x-ndjson" }, body: form });
+  if (!response.ok) {
+    const error = (await response.json().catch(() => ({}))).error || {};
+    throw new HttpError(response.status, error.code || "internal", error.message || response.statusText);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let report = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    const lines = buffered.split("\n");
+    buffered = lines.pop();
+    for (const line of lines.filter(Boolean)) {
+      const item = JSON.parse(line);
+      if (item.progress) onProgress(item.progress);
+      else report = item.report;
+    }
+  }
+  if (report == null) throw new HttpError(502, "internal", "the import ended without a report");
+  return report;
+}
+
 export const api = {
   login: (email, password) => call("POST", "/api/login", { email, password }),
   logout: () => call("POST", "/api/logout"),
@@ -47,6 +75,10 @@ export const api = {
   businessHours: () => call("GET", "/api/firm/business-hours"),
   saveBusinessHours: (hours) => call("PUT", "/api/firm/business-hours", hours),
   eventKinds: () => call("GET", "/api/client-events/kinds"),
+  events: (after) => call("GET", `/api/client-events?after=${after}`),
+  recordEvent: (event) => call("POST", "/api/client-events", event),
+  deleteEvent: (id) => call("DELETE", `/api/client-events/${id}`),
+  importEvents,
   rules: () => call("GET", "/api/automatic-emails/rules"),
   createRule: (rule) => call("POST", "/api/automatic-emails/rules", rule),
   changeRule: (id, change) => call("PATCH", `/api/automatic-emails/rules/${id}`, change),

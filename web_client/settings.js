@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { automaticEmails } from "./autoemails.js";
+import { clientEvents } from "./clientevents.js";
 import { businessHours } from "./hours.js";
 import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
@@ -18,6 +19,7 @@ export function settingsSections(me) {
     staff ? ["signature", t.signature] : null,
     staff ? ["templates", t.templates] : null,
     staff ? ["automatic", t.automaticEmails] : null,
+    staff ? ["events", t.clientEvents] : null,
     staff ? ["hours", t.businessHours] : null,
     me.role === "owner" ? ["team", t.team] : null,
   ].filter(Boolean);
@@ -62,7 +64,7 @@ export function settingsPage(me, store, section) {
       body,
     ),
   );
-  const build = { notifications: notificationSettings, signature: signatureSettings, templates: templateSettings, automatic: automaticEmails, hours: businessHours, team: teamSettings }[current];
+  const build = { notifications: notificationSettings, signature: signatureSettings, templates: templateSettings, automatic: automaticEmails, events: clientEvents, hours: businessHours, team: teamSettings }[current];
   build(body, me, store).catch((error) => replace(body, h("p", { class: "form-error", role: "alert" }, error.message)));
   return page;
 }
