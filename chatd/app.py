@@ -96,7 +96,7 @@ WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
 
 
 def build_services(settings: Settings, clock: Clock) -> Services:
-    db = Database(settings.database_url, on_commit=metrics.COMMIT_SECONDS.observe)
+    db = Database(settings.database_url, on_commit=metrics.COMMIT_SECONDS.observe, timeout_s=settings.db_timeout_s)
     broker: Broker = (
         RedisBroker(settings.redis_url, health_s=settings.redis_health_s) if settings.redis_url else LocalBroker()
     )

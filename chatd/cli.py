@@ -114,7 +114,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, timeout_s=settings.db_timeout_s)
         try:
             await db.migrate()
         finally:

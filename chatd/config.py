@@ -60,6 +60,9 @@ class Settings:
     clock_file: Path | None = None
     # How long a silent Redis may go unanswered (ping, command, connect) before chatd reconnects.
     redis_health_s: float = 5.0
+    # How long PostgreSQL may keep a request waiting (connect, one statement, a pooled connection)
+    # before it is answered ``unavailable``: a silent server fails fast instead of hanging.
+    db_timeout_s: float = 10.0
     # How often the scheduler looks for due work.
     scheduler_tick_s: float = 1.0
     # Notifications: email over SMTP, SMS through a provider's HTTP API; off when not configured.
@@ -118,6 +121,7 @@ class Settings:
             ws_compression=env.get("CHATD_WS_COMPRESSION", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
             redis_health_s=_int(env, "CHATD_REDIS_HEALTH_MS", 5000) / 1000,
+            db_timeout_s=_int(env, "CHATD_DB_TIMEOUT_MS", 10_000) / 1000,
             scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
             smtp_url=env.get("CHATD_SMTP_URL") or None,
             mail_from=env.get("CHATD_MAIL_FROM") or "chatd <chatd@localhost>",

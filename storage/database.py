@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from storage.errors import Unavailable
 
@@ -27,34 +29,90 @@ Transaction = AsyncConnection
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number: the PostgreSQL advisory lock that serializes migrations.
 MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"
+# How long PostgreSQL may keep chatd waiting (connecting, on one statement, for a pooled connection)
+# before the request is answered ``unavailable`` (CHATD_DB_TIMEOUT_MS).
+DEFAULT_TIMEOUT_S = 10.0
 
 
 class Database:
     """Owns the engine. ``read()`` and ``write()`` each yield one connection inside one transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False, on_commit: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        on_commit: Callable[[float], None] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self.url = make_url(url)
         # Told how many seconds each write transaction's COMMIT took (a metrics histogram).
         self._on_commit = on_commit
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        # Pre-ping: a pooled connection that died with the server (restart, failover) is replaced
-        # at checkout instead of failing the first request after an outage.
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
+        self._echo = echo
+        self._timeout_s = timeout_s
+        self.engine: AsyncEngine = self._engine(command_timeout=True)
+        self._forgetting: asyncio.Task[None] | None = None
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # on SQLITE_BUSY inside driver threads.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine)
 
+    def _engine(self, *, command_timeout: bool) -> AsyncEngine:
+        if self.is_sqlite:
+            return create_async_engine(self.url, echo=self._echo)
+        # A server that drops packets instead of refusing them (a dead host, a lost route) would
+        # leave asyncpg waiting on the socket for minutes: every wait is bounded instead (connect,
+        # each statement, a free slot in the pool), and ends as ``Unavailable``. Pre-ping: a pooled
+        # connection that died with the server is replaced at checkout instead of failing the
+        # first request after an outage.
+        connect_args: dict[str, Any] = {"timeout": self._timeout_s}
+        if command_timeout:
+            connect_args["command_timeout"] = self._timeout_s
+        return create_async_engine(
+            self.url, echo=self._echo, pool_pre_ping=True, pool_timeout=self._timeout_s, connect_args=connect_args
+        )
+
+    @contextmanager
+    def _unavailable_when_unreachable(self) -> Iterator[None]:
+        """Raise ``Unavailable`` for a lost, refused or silent connection, so callers can tell "try
+        again" from a bug."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unavailable(f"database connection lost: {exc.orig}") from exc
+            raise
+        except (TimeoutError, PoolTimeout) as exc:  # silent past CHATD_DB_TIMEOUT_MS
+            self._forget_idle_connections()
+            raise Unavailable(f"database silent: {exc!r}") from exc
+        except OSError as exc:  # refused or reset
+            raise Unavailable(f"database unreachable: {exc!r}") from exc
+
+    def _forget_idle_connections(self) -> None:
+        """A silent server has most likely lost every connection opened before it went quiet (its
+        host rebooted, a firewall forgot the flows); each would hold a request for the timeout
+        again at its pre-ping, even after the server is back. New checkouts get a new pool at once;
+        the old pool's idle connections are closed meanwhile, in the background."""
+        if self._forgetting is not None and not self._forgetting.done():
+            return
+        self._forgetting = asyncio.get_running_loop().create_task(self._replace_pool())
+
+    async def _replace_pool(self) -> None:
+        old = self.engine.sync_engine.pool
+        await self.engine.dispose(close=False)
+        await greenlet_spawn(old.dispose)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        with _unavailable_when_unreachable():
+        with self._unavailable_when_unreachable():
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        with _unavailable_when_unreachable():
+        with self._unavailable_when_unreachable():
             if self._write_lock is None:
                 async with self.engine.connect() as conn, self._transaction(conn):
                     yield conn
@@ -86,7 +144,16 @@ class Database:
         """Bring the schema to the newest Alembic revision."""
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        async with self.engine.connect() as conn:
+        # A migration may rightly run for minutes on a large database: no statement timeout there.
+        engine = self.engine if self.is_sqlite else self._engine(command_timeout=False)
+        try:
+            await self._migrate(engine)
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
+
+    async def _migrate(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
             # Under the write lock (SQLite) or an advisory lock (PostgreSQL), processes starting at
             # once migrate one after the other; the later ones find the schema at head.
             if self.is_sqlite:
@@ -100,20 +167,11 @@ class Database:
             await conn.commit()
 
     async def dispose(self) -> None:
+        if self._forgetting is not None:
+            self._forgetting.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._forgetting
         await self.engine.dispose()
-
-
-@contextmanager
-def _unavailable_when_unreachable() -> Iterator[None]:
-    """Raise ``Unavailable`` for a lost or refused connection, so callers can tell "try again" from a bug."""
-    try:
-        yield
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unavailable(f"database connection lost: {exc.orig}") from exc
-        raise
-    except (OSError, TimeoutError) as exc:  # refused, reset or timed out while connecting
-        raise Unavailable(f"database unreachable: {exc!r}") from exc
 
 
 def alembic_config() -> Config:

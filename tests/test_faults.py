@@ -41,6 +41,12 @@ FLOOD = int(os.environ.get("CHATD_FAULTS_FLOOD", "2000"))
 THREADS = 10
 # Clients reconnecting at once in the rolling-restart test: CHATD_FAULTS_CROWD=2000 for the issue's figure.
 CROWD = int(os.environ.get("CHATD_FAULTS_CROWD", "200"))
+# The silent-database test: how long PostgreSQL stays blackholed, chatd's timeout on it (seconds), and
+# the bound on each answer meanwhile: a pooled connection's pre-ping, closing it, and a new connect
+# may each wait out the timeout once, and the machine is loaded.
+SILENT_DB_S = 30
+DB_TIMEOUT_S = 2
+SILENT_ANSWER_S = 20.0
 
 
 async def until(probe: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
@@ -152,6 +158,75 @@ async def test_database_down_answers_unavailable_and_stores_each_retry_once(tmp_
         assert other.received() == {}
         await audit(store, found.clock.now(), sent)
         assert [p.process.pid for p in found.processes if p.process is not None] == pids
+        for observer in observers:
+            await observer.close()
+        await store.close()
+
+
+async def test_a_silent_database_answers_unavailable_in_bounded_time_and_stores_each_retry_once(tmp_path: Path) -> None:
+    """PostgreSQL blackholed for 30 s (packets dropped, nothing refused) is the database-down case
+    found by timeouts: each send answers ``unavailable`` within a bound, never an ack, and nothing is
+    delivered; once the link is back the same processes serve again, without waiting out the dead
+    connections, and a retried send (same client_msg_id) is stored once."""
+    env = {"CHATD_DB_TIMEOUT_MS": str(DB_TIMEOUT_S * 1000)}
+    async with cluster(tmp_path, env) as found:
+        one, two = found.processes
+        pids = [p.process.pid for p in found.processes if p.process is not None]
+        async with seeder(tmp_path, found.seed_env) as services:
+            cast = await make_cast(services)
+        store = Store(found.direct_db_url)
+        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+        client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
+        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
+        other = await Observer.connect(one.ws_url, cast.other_client, cast.token(cast.other_client))
+        observers = [staff, client, staff2, other]
+        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+        sent = await send_messages(staff.conn, thread_id, "before", 2)
+        await wait_delivered(store, observers)
+        delivered = [len(o.events()) for o in observers]
+
+        found.db_link.blackhole()
+        loop = asyncio.get_running_loop()
+        silent_since = loop.time()
+        keys = {staff: new_id(), client: new_id()}
+        waits: list[float] = []
+        while loop.time() - silent_since < SILENT_DB_S:
+            for sender, key in keys.items():
+                asked = loop.time()
+                # Without the timeouts asyncpg would wait on the dead socket for good: no answer.
+                answer = await sender.conn.call(
+                    "send", timeout=SILENT_ANSWER_S, thread_id=thread_id, body=f"retried {key}", client_msg_id=key
+                )
+                waits.append(loop.time() - asked)
+                assert answer["op"] == "error", answer
+                assert answer["code"] == "unavailable", answer
+                assert answer["retry_after"] > 0
+        assert [len(o.events()) for o in observers] == delivered  # nothing stored, nothing delivered
+
+        found.db_link.restore()
+        refused_after = 0
+        for sender, key in keys.items():
+            while (
+                first := await sender.conn.call("send", thread_id=thread_id, body=f"retried {key}", client_msg_id=key)
+            )["op"] == "error":
+                assert first["code"] == "unavailable", first
+                refused_after += 1
+                assert refused_after < 5, "the database is back, yet chatd still answers unavailable"
+            again = await sender.conn.ok("send", thread_id=thread_id, body=f"retried {key}", client_msg_id=key)
+            assert again["message"]["id"] == first["result"]["message"]["id"]
+            sent.append(Sent(sender.user.id, key, again["message"]["id"]))
+        sent += await send_messages(client.conn, thread_id, "after", 2)
+
+        await wait_delivered(store, observers)
+        assert other.received() == {}
+        await audit(store, found.clock.now(), sent)
+        assert [p.process.pid for p in found.processes if p.process is not None] == pids
+        # Measured, not asserted beyond the bound above (docs/reliability.md).
+        median = sorted(waits)[len(waits) // 2]
+        print(
+            f"silent database: {len(waits)} sends answered unavailable in {SILENT_DB_S} s, slowest {max(waits):.1f} s,"
+            f" median {median:.1f} s; {refused_after} refused after it was back"
+        )
         for observer in observers:
             await observer.close()
         await store.close()
