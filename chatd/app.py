@@ -141,7 +141,8 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     conversations.on_message(reminders.on_message)
     inbox_service.on_action(reminders.on_thread_action)
     jobs.due.on(reminders_module.DUE_KIND, reminders.fire)
-    recurring = RecurringMessages(db, clock, conversations)
+    business_hours = BusinessHours(db, clock)
+    recurring = RecurringMessages(db, clock, conversations, business_hours)
     jobs.due.on(recurring_module.DUE_KIND, recurring.fire)
     if outbox.enabled:
         jobs.due.on_delivery(outbox_module.MAIL_KIND, outbox.deliver)
@@ -157,7 +158,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         jobs.due.on_delivery(client_copies_module.SMS_KIND, copies.deliver_sms)
     web_push = WebPush(db, clock, settings)
     jobs.due.on_delivery(notifications_module.PUSH_KIND, web_push.deliver)
-    generated_emails = GeneratedEmails(db, clock, conversations, templates)
+    generated_emails = GeneratedEmails(db, clock, conversations, templates, business_hours)
     jobs.due.on(generated_emails_module.DUE_KIND, generated_emails.run_daily)
     webhook_service = Webhooks(db, clock, settings, bot_service)
     jobs.every("webhooks", settings.scheduler_tick_s, webhook_service.run_once)
@@ -198,7 +199,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         scheduled_sends=scheduled_sends,
         notifications=notifications,
         generated_emails=generated_emails,
-        business_hours=BusinessHours(db, clock),
+        business_hours=business_hours,
         reminders=reminders,
         recurring=recurring,
         web_push=web_push,

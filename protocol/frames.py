@@ -344,7 +344,7 @@ class RecurringCreate(Request, tag="recurring.create"):
     thread_id: PositiveId
     body: str
     rule: CronRule
-    # Default: the firm's time zone (its business hours'), else UTC.
+    # Default: the firm's time zone (its business hours', else UTC), followed when it changes.
     time_zone: TimeZone | None = None
     # The last local day it may be sent.
     ends_on: datetime.date | None = None
@@ -359,7 +359,8 @@ class RecurringUpdate(Request, tag="recurring.update"):
     recurring_id: PositiveId
     body: str | msgspec.UnsetType = msgspec.UNSET
     rule: CronRule | msgspec.UnsetType = msgspec.UNSET
-    time_zone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    # null: the firm's time zone, followed when it changes.
+    time_zone: TimeZone | msgspec.UnsetType | None = msgspec.UNSET
     # null: no end.
     ends_on: datetime.date | msgspec.UnsetType | None = msgspec.UNSET
     # true pauses, false resumes (from the next time after now).

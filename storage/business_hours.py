@@ -51,6 +51,18 @@ async def set_hours(conn: AsyncConnection, firm_id: int, hours: StoredHours, now
     await conn.execute(statement.on_conflict_do_update(index_elements=[BusinessHours.firm_id], set_=values))
 
 
+async def set_time_zone(conn: AsyncConnection, firm_id: int, time_zone: str, now: datetime) -> None:
+    """Change only the firm's time zone; a firm without business hours gets a row with none (all closed)."""
+    statement = _insert(conn)(BusinessHours).values(
+        firm_id=firm_id, time_zone=time_zone, week={}, closed_dates=[], auto_reply=None, updated_at=now
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[BusinessHours.firm_id], set_={"time_zone": time_zone, "updated_at": now}
+        )
+    )
+
+
 async def claim_auto_reply(conn: AsyncConnection, thread_id: int, period_end: datetime) -> bool:
     """Record that the thread is answered for the closed period ending at ``period_end``; False
     when it already was (the caller holds the thread's new-message lock)."""

@@ -33,7 +33,8 @@ def _insert(conn: AsyncConnection, table: type) -> postgresql.Insert | sqlite.In
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    time_zone: str = "UTC"
+    """The daily job's settings; its time zone is the firm's (storage/business_hours.py)."""
+
     run_hour: int = 6
     keep_days: int = 14
 
@@ -41,16 +42,16 @@ class Settings:
 async def get_settings(conn: AsyncConnection, firm_id: int) -> Settings:
     row = (
         await conn.execute(
-            select(
-                GeneratedEmailSettings.time_zone, GeneratedEmailSettings.run_hour, GeneratedEmailSettings.keep_days
-            ).where(GeneratedEmailSettings.firm_id == firm_id)
+            select(GeneratedEmailSettings.run_hour, GeneratedEmailSettings.keep_days).where(
+                GeneratedEmailSettings.firm_id == firm_id
+            )
         )
     ).first()
-    return Settings() if row is None else Settings(row.time_zone, row.run_hour, row.keep_days)
+    return Settings() if row is None else Settings(row.run_hour, row.keep_days)
 
 
 async def save_settings(conn: AsyncConnection, firm_id: int, settings: Settings) -> None:
-    values = {"time_zone": settings.time_zone, "run_hour": settings.run_hour, "keep_days": settings.keep_days}
+    values = {"run_hour": settings.run_hour, "keep_days": settings.keep_days}
     statement = _insert(conn, GeneratedEmailSettings).values(firm_id=firm_id, **values)
     await conn.execute(statement.on_conflict_do_update(index_elements=["firm_id"], set_=values))
 

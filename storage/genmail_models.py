@@ -82,8 +82,7 @@ class GeneratedDraft(Base):
 class GeneratedEmailSettings(Base):
     __tablename__ = "generated_email_settings"
     firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), primary_key=True)
-    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # The local hour the daily job writes the day's drafts.
+    # The local hour (in the firm's time zone: its business hours') the daily job writes the day's drafts.
     run_hour: Mapped[int] = mapped_column(Integer, default=6)
     # Drafts not sent within this many days of their date are dropped.
     keep_days: Mapped[int] = mapped_column(Integer, default=14)

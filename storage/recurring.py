@@ -26,7 +26,8 @@ class Recurring:
     author_id: int
     body: str
     rule: str
-    time_zone: str
+    # None: the firm's.
+    time_zone: str | None
     ends_on: date | None
     state: str
     next_at: datetime | None
@@ -66,7 +67,7 @@ async def insert_recurring(
     author_id: int,
     body: str,
     rule: str,
-    time_zone: str,
+    time_zone: str | None,
     ends_on: date | None,
     next_at: datetime,
     now: datetime,
@@ -110,6 +111,14 @@ async def list_recurring(
         query = query.where(RecurringMessage.thread_id == thread_id)
     rows = await conn.execute(query.order_by(RecurringMessage.id).limit(limit))
     return [_value(row) for row in rows]
+
+
+async def following_firm_zone(conn: AsyncConnection, firm_id: int, state: str) -> list[Recurring]:
+    """The firm's recurring messages in that state that have no time zone of their own."""
+    query = select(*_COLUMNS).where(
+        RecurringMessage.firm_id == firm_id, RecurringMessage.state == state, RecurringMessage.time_zone.is_(None)
+    )
+    return [_value(row) for row in await conn.execute(query.order_by(RecurringMessage.id))]
 
 
 async def update_recurring(conn: AsyncConnection, recurring_id: int, now: datetime, **values: Any) -> Recurring:

@@ -19,7 +19,8 @@ class RecurringMessage(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
     rule: Mapped[str] = mapped_column(String(120))
-    time_zone: Mapped[str] = mapped_column(String(64))
+    # NULL: the firm's time zone (its business hours'), whatever it is when the next time is computed.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # The last local day it may fire; NULL: no end.
     ends_on: Mapped[date | None] = mapped_column(Date)
     # active, paused, ended, cancelled, failed

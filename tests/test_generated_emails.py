@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role, User
-from tests.conftest import Cast, Connect, make_cast
+from tests.conftest import Cast, Connect, make_cast, open_thread
 from tests.support import ChatdProcess, seeder
 from tests.timing import TestClock
 
@@ -55,6 +55,14 @@ async def cast(services: Services) -> Cast:
 async def manager(cast: Cast) -> tuple[User, str]:
     user = await cast.firm.user(Role.MANAGER)
     return user, await cast.firm.token(user)
+
+
+async def set_firm_zone(server: ChatdProcess, cast: Cast) -> None:
+    """The firm's time zone, which owners change (here through the settings' ``time_zone`` alias)."""
+    owner = await cast.firm.user(Role.OWNER)
+    async with api(server, await cast.firm.token(owner)) as http:
+        answer = await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})
+        assert answer.status_code == 200, answer.text
 
 
 def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
@@ -185,6 +193,7 @@ async def test_drafts_are_made_once_sent_one_by_one_or_all_at_once_and_dropped_w
     _user, token = manager
     account = cast.client.client_account_id
     other = cast.other_client.client_account_id
+    await set_firm_zone(server, cast)
     async with api(server, token) as http:
         settings = await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE, "keep_days": 3})
         assert settings.json()["settings"] == {"time_zone": ZONE, "run_hour": 6, "keep_days": 3}
@@ -291,14 +300,16 @@ async def test_two_processes_make_each_draft_once(tmp_path: Path) -> None:
         cast = await make_cast(services)
         manager = await cast.firm.user(Role.MANAGER)
         token = await cast.firm.token(manager)
+        owner_token = await cast.firm.token(await cast.firm.user(Role.OWNER))
     one, two = ChatdProcess(tmp_path, env=env), ChatdProcess(tmp_path, env=env)
     one.start()
     two.start()
     try:
         days = [today(clock) + timedelta(days=n) for n in range(1, 6)]
         rows = "".join(f"{cast.client.name};arrival;{d.isoformat()};R-{n}\n" for d in days for n in range(10))
+        async with api(one, owner_token) as owner:
+            assert (await owner.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})).status_code == 200
         async with api(one, token) as first, api(two, token) as second:
-            await first.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})
             template_id = await template(first, "See you on {{ event.date }} ({{ event.reference }})")
             imported, rule = await asyncio.gather(
                 first.post(
@@ -336,8 +347,8 @@ async def test_staff_work_the_queue_over_the_websocket(
     server: ChatdProcess, cast: Cast, manager: tuple[User, str], clock: TestClock, connect: Connect
 ) -> None:
     _user, token = manager
+    await set_firm_zone(server, cast)  # the dates below are Paris's
     async with api(server, token) as http:
-        await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})  # the dates below are Paris's
         template_id = await template(http, "Your balance for {{ event.reference }} is due on {{ event.date }}.")
         rule = await http.post(
             "/api/automatic-emails/rules",
@@ -382,3 +393,123 @@ async def test_staff_work_the_queue_over_the_websocket(
     assert [d["client_account_id"] for d in rest["sent"]] == [cast.other_client.client_account_id]
     assert (await staff.ok("automatic_emails.rules"))["rules"][-1]["pending"] == 0
     assert (await client.call("automatic_emails.rules"))["code"] == "not_found"
+
+
+async def test_one_firm_time_zone_moves_the_daily_run_and_the_recurring_messages_that_follow_it(
+    server: ChatdProcess, cast: Cast, manager: tuple[User, str], clock: TestClock, connect: Connect
+) -> None:
+    """The business hours' zone is the firm's only one: set once (there, or through the settings'
+    alias), the generated emails' daily run and the recurring messages without a zone follow it."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    owner_user = await cast.firm.user(Role.OWNER)
+    owner_ws = await connect(await cast.firm.token(owner_user))
+    staff, client = await connect(cast.token(cast.staff)), await connect(cast.token(cast.client))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    following = (
+        await staff.ok("recurring.create", thread_id=thread_id, body="Daily in the firm's zone", rule="0 9 * * *")
+    )["recurring"]
+    own = (
+        await staff.ok("recurring.create", thread_id=thread_id, body="Daily in UTC", rule="0 9 * * *", time_zone="UTC")
+    )["recurring"]
+    assert (following["time_zone"], following["firm_time_zone"]) == ("UTC", True)
+    assert (own["time_zone"], own["firm_time_zone"]) == ("UTC", False)
+    _user, token = manager
+    async with api(server, token) as http:
+        template_id = await template(http, "See you on {{ event.date }}.", subject="Tomorrow")
+        tomorrow = clock.now().astimezone(tokyo).date() + timedelta(days=1)
+        recorded = await http.post(
+            "/api/client-events",
+            json={"client_account_id": cast.client.client_account_id, "kind": "arrival", "date": tomorrow.isoformat()},
+        )
+        assert recorded.status_code == 201, recorded.text
+        rule = await http.post(
+            "/api/automatic-emails/rules",
+            json={"name": "On the day", "event_kind": "arrival", "days": 0, "template_id": template_id},
+        )
+        rule_id = rule.json()["rule"]["id"]
+
+    # Set once, in the business hours: everything else reads it.
+    await owner_ws.ok("business_hours.set", time_zone="Asia/Tokyo", week={"mon": [["09:00", "17:00"]]})
+    async with api(server, token) as http:
+        settings = (await http.get("/api/automatic-emails/settings")).json()["settings"]
+        assert settings["time_zone"] == "Asia/Tokyo"
+        # A manager may send the zone back as it is, not change it (owners change the firm's zone).
+        same = await http.patch("/api/automatic-emails/settings", json={"time_zone": "Asia/Tokyo", "run_hour": 6})
+        assert same.status_code == 200, same.text
+        other = await http.patch("/api/automatic-emails/settings", json={"time_zone": "Europe/Paris", "run_hour": 7})
+        assert other.status_code == 403
+        assert (await http.get("/api/automatic-emails/settings")).json()["settings"]["run_hour"] == 6
+    moved = {r["id"]: r for r in (await staff.ok("recurring.list", thread_id=thread_id))["recurring"]}
+    nine_tokyo = next_local(clock.now(), tokyo, time(9))
+    assert (moved[following["id"]]["time_zone"], datetime.fromisoformat(moved[following["id"]]["next_at"])) == (
+        "Asia/Tokyo",
+        nine_tokyo,
+    )
+    assert moved[own["id"]]["next_at"] == own["next_at"]
+
+    # The recurring message comes at 9:00 in Tokyo (not at 9:00 UTC), once.
+    clock.advance((nine_tokyo - clock.now()).total_seconds() - 60)
+    assert [e for e in await client.quiet(0.6, "message.created") if "firm's zone" in str(e)] == []
+    clock.advance(90)
+    await client.event("message.created", message__body="Daily in the firm's zone", timeout=10)
+
+    # The daily run happens at 6:00 in Tokyo: tomorrow's event (Tokyo's date) gets its draft then.
+    run = datetime.combine(tomorrow, time(6), tokyo)
+    if run > clock.now():
+        clock.advance((run - clock.now()).total_seconds() - 60)
+        async with api(server, token) as http:
+            await asyncio.sleep(0.6)
+            rules = (await http.get("/api/automatic-emails/rules")).json()["rules"]
+            assert next(r for r in rules if r["id"] == rule_id)["pending"] == 0
+    clock.advance(max(0.0, (run - clock.now()).total_seconds()) + 60)
+    async with api(server, token) as http:
+        [draft] = await pending_of(http, rule_id, 1)
+        assert tomorrow.isoformat() in draft["body"]
+
+    # Through the settings' alias, an owner moves it again: the business hours (and the rest) follow.
+    async with api(server, await cast.firm.token(owner_user)) as http:
+        changed = await http.patch("/api/automatic-emails/settings", json={"time_zone": "America/New_York"})
+        assert changed.json()["settings"]["time_zone"] == "America/New_York"
+    hours = (await owner_ws.ok("business_hours"))["business_hours"]
+    assert (hours["time_zone"], hours["week"]) == ("America/New_York", {"mon": [["09:00", "17:00"]]})
+    [again] = [r for r in (await staff.ok("recurring.list", thread_id=thread_id))["recurring"] if r["firm_time_zone"]]
+    new_york = ZoneInfo("America/New_York")
+    assert datetime.fromisoformat(again["next_at"]) == next_local(clock.now(), new_york, time(9))
+
+
+async def test_an_unknown_time_zone_is_refused_everywhere_and_changes_nothing(
+    server: ChatdProcess, cast: Cast, connect: Connect
+) -> None:
+    owner_user = await cast.firm.user(Role.OWNER)
+    owner_ws = await connect(await cast.firm.token(owner_user))
+    await owner_ws.ok("business_hours.set", time_zone="Europe/Paris", week={"tue": [["08:00", "12:00"]]})
+    refused = await owner_ws.call("business_hours.set", time_zone="Mars/Olympus")
+    assert (refused["code"], "does not exist" in refused["message"]) == ("bad_request", True)
+    async with api(server, await cast.firm.token(owner_user)) as http:
+        bad = await http.patch("/api/automatic-emails/settings", json={"time_zone": "Europe/Atlantis", "run_hour": 9})
+        assert bad.status_code == 400
+        assert "does not exist" in bad.json()["error"]["message"]
+        assert (await http.get("/api/automatic-emails/settings")).json()["settings"] == {
+            "time_zone": "Europe/Paris",
+            "run_hour": 6,
+            "keep_days": 14,
+        }
+    staff = await connect(cast.token(cast.staff))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    created = (await staff.ok("recurring.create", thread_id=thread_id, body="x", rule="0 9 * * *"))["recurring"]
+    wrong = await staff.call("recurring.update", recurring_id=created["id"], time_zone="Nowhere/Town")
+    assert wrong["code"] == "bad_request"
+    back = (await staff.ok("recurring.update", recurring_id=created["id"], time_zone="UTC"))["recurring"]
+    assert (back["time_zone"], back["firm_time_zone"]) == ("UTC", False)
+    follows = (await staff.ok("recurring.update", recurring_id=created["id"], time_zone=None))["recurring"]
+    assert (follows["time_zone"], follows["firm_time_zone"]) == ("Europe/Paris", True)
+    hours = (await owner_ws.ok("business_hours"))["business_hours"]
+    assert (hours["time_zone"], hours["week"]) == ("Europe/Paris", {"tue": [["08:00", "12:00"]]})
+
+
+def next_local(after: datetime, zone: ZoneInfo, at: time) -> datetime:
+    """The first ``at`` o'clock in ``zone`` after ``after``."""
+    day = after.astimezone(zone).date()
+    while (moment := datetime.combine(day, at, zone)) <= after:
+        day += timedelta(days=1)
+    return moment

@@ -2,11 +2,12 @@
 
 Firms record dated client events (arrival, departure, balance due, option expiry, or kinds of
 their own), by HTTP or CSV import. Each firm has one daily due-work row (``genmail.daily``, keyed
-per firm) that runs at the firm's local hour: for each active rule it writes one draft per event
-whose date, moved by the rule's days, falls within the last ``keep_days`` days (so a run missed
-while chatd was down, or an event recorded late, still gets its draft), and drops the drafts not
-sent within ``keep_days``. Drafts are made in the claiming transaction, one per rule and event
-(a unique key), so they are made once whatever the number of processes.
+per firm) that runs at the hour set in the firm's time zone (its business hours'): for each active
+rule it writes one draft per event whose date, moved by the rule's days, falls within the last
+``keep_days`` days (so a run missed while chatd was down, or an event recorded late, still gets its
+draft), and drops the drafts not sent within ``keep_days``. Drafts are made in the claiming
+transaction, one per rule and event (a unique key), so they are made once whatever the number of
+processes.
 
 Staff send the drafts of a rule all at once, or open one, edit it and send it: each becomes a new
 thread with the client (source ``automatic``), written by the sender.
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +30,7 @@ from chatd import errors
 from chatd.bus import BusEvent
 from chatd.clock import Clock
 from chatd.services import events as rendering
+from chatd.services.business_hours import BusinessHours, firm_zone
 from chatd.services.conversations import Conversations
 from chatd.services.templates import STAFF_ROLES, Templates
 from protocol.values import ClientEvent as EventValue
@@ -77,13 +79,6 @@ def parse_date(raw: str) -> date:
         raise errors.BadRequest(f"{raw!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)") from None
 
 
-def time_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise errors.BadRequest(f"time zone {name!r} does not exist") from None
-
-
 def next_run(now: datetime, zone: ZoneInfo, hour: int) -> datetime:
     """The next ``hour``:00 in the firm's zone after ``now``."""
     day = now.astimezone(zone).date()
@@ -113,40 +108,54 @@ class SendAllReport:
 
 
 class GeneratedEmails:
-    def __init__(self, db: Database, clock: Clock, conversations: Conversations, templates: Templates) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        conversations: Conversations,
+        templates: Templates,
+        business_hours: BusinessHours,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._conversations = conversations
         self._templates = templates
+        self._business_hours = business_hours
+        business_hours.on_zone_change(self._zone_changed)
 
     # -- settings --
 
-    async def settings(self, account: Account) -> store.Settings:
+    async def settings(self, account: Account) -> dict[str, Any]:
         _check_staff(account)
         async with self._db.read() as conn:
-            return await store.get_settings(conn, account.user.firm_id)
+            return await _described(conn, account.user.firm_id)
 
     async def change_settings(
         self, account: Account, *, time_zone_name: str | None, run_hour: int | None, keep_days: int | None
-    ) -> store.Settings:
+    ) -> dict[str, Any]:
+        """``time_zone`` is the firm's (its business hours'): an alias, checked and changed there."""
         _check_manager(account)
-        if time_zone_name is not None:
-            time_zone(time_zone_name)
         if run_hour is not None and not 0 <= run_hour <= 23:
             raise errors.BadRequest("run_hour is 0 to 23")
         if keep_days is not None and not 1 <= keep_days <= MAX_KEEP_DAYS:
             raise errors.BadRequest(f"keep_days is 1 to {MAX_KEEP_DAYS}")
-        firm_id = account.user.firm_id
+        firm_id, now = account.user.firm_id, self._clock.now()
         async with self._db.write() as conn:
+            if time_zone_name is not None:
+                await self._business_hours.set_zone(conn, account, time_zone_name, now)
             current = await store.get_settings(conn, firm_id)
             changed = store.Settings(
-                time_zone=time_zone_name or current.time_zone,
                 run_hour=current.run_hour if run_hour is None else run_hour,
                 keep_days=keep_days or current.keep_days,
             )
             await store.save_settings(conn, firm_id, changed)
             await self._arm(conn, firm_id)
-        return changed
+            return await _described(conn, firm_id)
+
+    async def _zone_changed(self, conn: AsyncConnection, firm_id: int, now: datetime) -> None:
+        """The firm's time zone changed: a firm with rules runs now, then at its hour in the new zone."""
+        if await store.list_rules(conn, firm_id, active_only=True):
+            await self._arm(conn, firm_id)
 
     # -- event kinds and events --
 
@@ -328,7 +337,7 @@ class GeneratedEmails:
         assert item.firm_id is not None
         firm_id = item.firm_id
         settings = await store.get_settings(conn, firm_id)
-        zone = ZoneInfo(settings.time_zone)
+        zone = await firm_zone(conn, firm_id)
         today = now.astimezone(zone).date()
         first = today - timedelta(days=settings.keep_days - 1)
         rules = await store.list_rules(conn, firm_id, active_only=True)
@@ -531,6 +540,12 @@ def _client_of(row: dict[str, str], clients: dict[int, str], by_name: dict[str, 
 def _check_staff(account: Account) -> None:
     if account.user.role not in STAFF_ROLES:
         raise errors.NotFound("generated emails are for staff")
+
+
+async def _described(conn: AsyncConnection, firm_id: int) -> dict[str, Any]:
+    settings = await store.get_settings(conn, firm_id)
+    zone = await firm_zone(conn, firm_id)
+    return {"time_zone": zone.key, "run_hour": settings.run_hour, "keep_days": settings.keep_days}
 
 
 def _check_manager(account: Account) -> None:

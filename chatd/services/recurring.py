@@ -1,8 +1,8 @@
 """Recurring messages: staff have a message posted in a thread whenever a cron rule fires in a time
-zone (the firm's by default), until an end date, with pause, edit and cancel. Each next occurrence
-is one due_work row: the handler posts the message and moves the row to the following occurrence in
-one transaction, so each occurrence is delivered once. Occurrences missed while no process ran are
-skipped (the next one after now is sent), never sent in a burst."""
+zone (by default the firm's, followed when it changes), until an end date, with pause, edit and
+cancel. Each next occurrence is one due_work row: the handler posts the message and moves the row
+to the following occurrence in one transaction, so each occurrence is delivered once. Occurrences
+missed while no process ran are skipped (the next one after now is sent), never sent in a burst."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatd import errors
 from chatd.business_hours import zone
 from chatd.clock import Clock
-from chatd.services import business_hours
+from chatd.services.business_hours import BusinessHours, firm_zone
 from chatd.services.conversations import Conversations, SendOptions, check_may_write
 from protocol.values import MessageKind, Role, format_time
 from scheduler import cron
@@ -36,14 +36,16 @@ RECURRING = "recurring"
 LIVE = [store.ACTIVE, store.PAUSED]
 
 
-def describe(recurring: Recurring) -> dict[str, Any]:
+def describe(recurring: Recurring, firm: ZoneInfo) -> dict[str, Any]:
+    """``time_zone`` is the one it fires in; ``firm_time_zone``: that is the firm's, followed when it changes."""
     return {
         "id": recurring.id,
         "thread_id": recurring.thread_id,
         "author_id": recurring.author_id,
         "body": recurring.body,
         "rule": recurring.rule,
-        "time_zone": recurring.time_zone,
+        "time_zone": recurring.time_zone or firm.key,
+        "firm_time_zone": recurring.time_zone is None,
         "ends_on": None if recurring.ends_on is None else recurring.ends_on.isoformat(),
         "state": recurring.state,
         "next_at": None if recurring.next_at is None else format_time(recurring.next_at),
@@ -65,10 +67,11 @@ def _next(rule: str, where: ZoneInfo, ends_on: date | None, after: datetime) -> 
 
 
 class RecurringMessages:
-    def __init__(self, db: Database, clock: Clock, conversations: Conversations) -> None:
+    def __init__(self, db: Database, clock: Clock, conversations: Conversations, business_hours: BusinessHours) -> None:
         self._db = db
         self._clock = clock
         self._conversations = conversations
+        business_hours.on_zone_change(self._zone_changed)
 
     async def create(
         self,
@@ -85,8 +88,8 @@ class RecurringMessages:
         now = self._clock.now()
         async with self._db.write() as conn:
             facts = await self._conversations.visible_thread(conn, account, thread_id)
-            zone_name = time_zone or (await business_hours.load(conn, facts.firm_id)).time_zone
-            next_at = _next(rule, zone(zone_name), ends_on, now)
+            firm = await firm_zone(conn, facts.firm_id)
+            next_at = _next(rule, zone(time_zone) if time_zone else firm, ends_on, now)
             if next_at is None:
                 raise errors.BadRequest("the rule does not fire again before ends_on")
             recurring = await store.insert_recurring(
@@ -96,13 +99,13 @@ class RecurringMessages:
                 author_id=account.user.id,
                 body=body,
                 rule=" ".join(rule.split()),
-                time_zone=zone_name,
+                time_zone=time_zone,
                 ends_on=ends_on,
                 next_at=next_at,
                 now=now,
             )
             await self._schedule(conn, recurring, next_at, now)
-        return describe(recurring)
+        return describe(recurring, firm)
 
     async def list(self, account: Account, *, thread_id: int | None, include_ended: bool) -> list[dict[str, Any]]:
         _check_staff(account)
@@ -114,11 +117,12 @@ class RecurringMessages:
                 conn, account.user.firm_id, thread_id=thread_id, states=states, limit=500
             )
             visible = await thread_store.get_threads(conn, account.viewer, list({r.thread_id for r in found}))
-        return [describe(r) for r in found if r.thread_id in visible]
+            firm = await firm_zone(conn, account.user.firm_id)
+        return [describe(r, firm) for r in found if r.thread_id in visible]
 
     async def update(self, account: Account, *, recurring_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """Edit the body, rule, time zone or end date, or pause (``paused``) and resume; an active
-        rule's next time is computed again from now."""
+        """Edit the body, rule, time zone (None: the firm's) or end date, or pause (``paused``) and
+        resume; an active rule's next time is computed again from now."""
         _check_staff(account)
         if not changes:
             raise errors.BadRequest("give body, rule, time_zone, ends_on or paused")
@@ -131,7 +135,8 @@ class RecurringMessages:
             zone_name = changes.get("time_zone", recurring.time_zone)
             ends_on = changes.get("ends_on", recurring.ends_on)
             paused = changes.get("paused", recurring.state == store.PAUSED)
-            next_at = _next(rule, zone(zone_name), ends_on, now)
+            firm = await firm_zone(conn, recurring.firm_id)
+            next_at = _next(rule, zone(zone_name) if zone_name else firm, ends_on, now)
             if next_at is None and not paused:
                 raise errors.BadRequest("the rule does not fire again before ends_on")
             values: dict[str, Any] = {"rule": rule, "time_zone": zone_name, "ends_on": ends_on, "error": None}
@@ -145,7 +150,7 @@ class RecurringMessages:
                 values.update(state=store.ACTIVE, next_at=next_at)
                 await self._schedule(conn, recurring, next_at, now)
             recurring = await store.update_recurring(conn, recurring_id, now, **values)
-        return describe(recurring)
+        return describe(recurring, firm)
 
     async def cancel(self, account: Account, *, recurring_id: int) -> dict[str, Any]:
         _check_staff(account)
@@ -154,7 +159,8 @@ class RecurringMessages:
             await self._changeable(conn, account, recurring_id)
             await due_store.cancel(conn, key=store.due_key(recurring_id), now=now)
             recurring = await store.update_recurring(conn, recurring_id, now, state=store.CANCELLED, next_at=None)
-        return describe(recurring)
+            firm = await firm_zone(conn, recurring.firm_id)
+        return describe(recurring, firm)
 
     async def fire(self, conn: AsyncConnection, item: DueItem, now: datetime) -> Outcome:
         """The due handler: post this occurrence and move on to the next, in one transaction."""
@@ -183,12 +189,25 @@ class RecurringMessages:
             options=SendOptions(automatic=RECURRING),
         )
         publish: list[AfterCommit] = [functools.partial(self._conversations.publish, event) for event in events]
-        next_at = _next(recurring.rule, zone(recurring.time_zone), recurring.ends_on, max(now, item.due_at))
+        where = zone(recurring.time_zone) if recurring.time_zone else await firm_zone(conn, recurring.firm_id)
+        next_at = _next(recurring.rule, where, recurring.ends_on, max(now, item.due_at))
         state = store.ACTIVE if next_at is not None else store.ENDED
         await store.update_recurring(conn, recurring.id, now, state=state, next_at=next_at, sent=recurring.sent + 1)
         if next_at is None:
             return Done(after_commit=publish)
         return Again(next_at, after_commit=publish)
+
+    async def _zone_changed(self, conn: AsyncConnection, firm_id: int, now: datetime) -> None:
+        """The firm's time zone changed: the active rules that follow it get their next time in the new one."""
+        firm = await firm_zone(conn, firm_id)
+        for recurring in await store.following_firm_zone(conn, firm_id, store.ACTIVE):
+            next_at = _next(recurring.rule, firm, recurring.ends_on, now)
+            if next_at is None:
+                await due_store.cancel(conn, key=store.due_key(recurring.id), now=now)
+                await store.update_recurring(conn, recurring.id, now, state=store.ENDED, next_at=None)
+            else:
+                await self._schedule(conn, recurring, next_at, now)
+                await store.update_recurring(conn, recurring.id, now, next_at=next_at)
 
     async def _schedule(self, conn: AsyncConnection, recurring: Recurring, at: datetime, now: datetime) -> None:
         await due_store.schedule(
