@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -225,6 +226,20 @@ async def events_for_viewer(
 async def events_between(conn: AsyncConnection, after: int, through: int) -> list[EventRecord]:
     rows = await conn.execute(select(*_COLUMNS).where(Event.id > after, Event.id <= through).order_by(Event.id))
     return [_record(row) for row in rows]
+
+
+async def mentions_between(
+    conn: AsyncConnection, after: int, through: int, message_ids: Sequence[int]
+) -> set[tuple[int, int]]:
+    """(message, user) of each ``mention`` event in the id range, for these messages."""
+    if not message_ids:
+        return set()
+    rows = await conn.execute(
+        select(Event.message_id, Event.user_id).where(
+            Event.id > after, Event.id <= through, Event.type == "mention", Event.message_id.in_(message_ids)
+        )
+    )
+    return {(row.message_id, row.user_id) for row in rows}
 
 
 async def pruned_through(conn: AsyncConnection) -> int:

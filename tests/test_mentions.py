@@ -58,6 +58,67 @@ async def test_a_mentioned_teammate_is_told_notified_and_joins(
     assert await staff.quiet(0.1, "mention") == []
 
 
+def notifications_of(client: WsClient, message_id: int) -> list[str]:
+    return [
+        e["data"]["notification"]["kind"]
+        for e in client.events
+        if e["type"] == "notification" and e["data"]["notification"]["message_id"] == message_id
+    ]
+
+
+async def test_a_teammate_following_the_thread_is_notified_once_of_a_message_mentioning_them(
+    server: ChatdProcess, cast: Cast, connect: Connect
+) -> None:
+    staff = await connect(cast.token(cast.staff))
+    staff2 = await connect(cast.token(cast.staff2))
+    client = await connect(cast.token(cast.client))
+    opened = await staff.ok(
+        "thread.create",
+        subject="Lease renewal",
+        body="Starting.",
+        client_msg_id=new_id(),
+        client_account_id=cast.client.client_account_id,
+        participants=[cast.staff2.id],
+    )
+    mate = await handle_of(staff, opened["thread"]["id"], "staff 2")
+    assert mate["in_thread"] is True
+    sent = await staff.ok(
+        "send", thread_id=opened["thread"]["id"], body=f"@{mate['handle']} can you call them?", client_msg_id=new_id()
+    )
+    message_id = sent["message"]["id"]
+    await staff2.event("notification", notification__kind="mention", notification__message_id=message_id, timeout=10)
+    # The client's new-message notification shows the fan-out job has read this message.
+    await client.event(
+        "notification", notification__kind="new_message", notification__message_id=message_id, timeout=10
+    )
+    await staff2.quiet(0.5)
+    assert notifications_of(staff2, message_id) == ["mention"]
+
+
+async def test_an_edit_tells_only_the_people_it_newly_mentions(
+    server: ChatdProcess, cast: Cast, connect: Connect
+) -> None:
+    staff = await connect(cast.token(cast.staff))
+    staff2 = await connect(cast.token(cast.staff2))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    mate = await handle_of(staff, thread_id, "staff 2")
+    assert mate["in_thread"] is False
+    note = await staff.ok("send", thread_id=thread_id, body="Check the lease.", client_msg_id=new_id(), kind="note")
+    message_id = note["message"]["id"]
+    edited = await staff.ok("edit", message_id=message_id, body=f"Check the lease, @{mate['handle']}.")
+    assert f'data-user-id="{cast.staff2.id}"' in edited["message"]["html"]
+    mention = await staff2.event("mention", message__id=message_id)
+    assert mention["data"]["message"]["body"] == f"Check the lease, @{mate['handle']}."
+    await staff2.event("notification", notification__kind="mention", notification__message_id=message_id, timeout=10)
+    assert (await handle_of(staff, thread_id, mate["handle"]))["in_thread"] is True  # joined, as at send
+    # Edited again, the mention kept: nobody is told twice.
+    await staff.ok("edit", message_id=message_id, body=f"Check the lease today, @{mate['handle']}.")
+    await staff2.event("message.updated", message__body=f"Check the lease today, @{mate['handle']}.")
+    await staff2.quiet(0.5)
+    assert len([e for e in staff2.events if e["type"] == "mention"]) == 1
+    assert notifications_of(staff2, message_id) == ["mention"]
+
+
 async def test_clients_only_mention_staff_already_in_the_thread(
     server: ChatdProcess, cast: Cast, connect: Connect
 ) -> None:

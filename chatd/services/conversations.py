@@ -321,13 +321,10 @@ class Conversations:
         )
         # The author joined in _insert (with its read marker); people in copy, and teammates staff
         # mention, join here.
+        if user.id not in facts.participant_ids:
+            facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, user.id))
         joining = set(stored_options.cc) | (set() if user.role.is_client else set(body.mentions))
-        copied = sorted(joining - set(facts.participant_ids) - {user.id})
-        if copied:
-            await thread_store.add_participants(conn, facts.id, copied, now)
-        joined = sorted({user.id, *copied} - set(facts.participant_ids))
-        if joined:
-            facts = dataclasses.replace(facts, participant_ids=(*facts.participant_ids, *joined))
+        facts = await self._join(conn, facts, joining, now)
         record = await event_store.append_event(
             conn,
             firm_id=user.firm_id,
@@ -350,6 +347,16 @@ class Conversations:
         events.extend(await self._after_message(conn, account, facts, message.value))
         await self._copies.schedule(conn, account, facts, message.value, options.copy_to, now)
         return message, events, after_commit
+
+    async def _join(
+        self, conn: AsyncConnection, facts: thread_store.ThreadFacts, user_ids: set[int], now: datetime
+    ) -> thread_store.ThreadFacts:
+        """Add to the thread those of ``user_ids`` not in it yet; the thread's facts with them."""
+        joining = sorted(user_ids - set(facts.participant_ids))
+        if not joining:
+            return facts
+        await thread_store.add_participants(conn, facts.id, joining, now)
+        return dataclasses.replace(facts, participant_ids=(*facts.participant_ids, *joining))
 
     async def _mention(
         self,
@@ -398,8 +405,11 @@ class Conversations:
         async with self._db.read() as conn:
             found = await visible_message(conn, account, message_id)
             people = await self.mentionable(conn, account, found.value.thread_id, found.value.private_to)
-        # Mentions keep their look; an edit notifies nobody and adds nobody to the thread.
-        return await self._change(account, message_id, richtext.render(body, people))
+        rendered = richtext.render(body, people)
+        # As in Slack and Zulip, an edit tells only the people it newly mentions (and staff join);
+        # those mentioned before were told when it was sent.
+        before = set(richtext.render(found.value.body, people).mentions)
+        return await self._change(account, message_id, rendered, tuple(u for u in rendered.mentions if u not in before))
 
     async def delete(self, account: Account, *, message_id: int) -> Message:
         check_may_write(account)
@@ -728,7 +738,9 @@ class Conversations:
         await thread_store.advance_read_marker(conn, thread_id, account.user.id, message.value.id, now)
         return message
 
-    async def _change(self, account: Account, message_id: int, body: Body | None) -> Message:
+    async def _change(
+        self, account: Account, message_id: int, body: Body | None, newly_mentioned: tuple[int, ...] = ()
+    ) -> Message:
         """Edit (with a body) or delete (without) a message; authors only, and managers for deletion."""
         user = account.user
         now = self._clock.now()
@@ -749,6 +761,8 @@ class Conversations:
             except StorageNotFound:
                 raise errors.Conflict(f"message {message_id} is deleted") from None
             facts = await thread_store.visible_thread_facts(conn, account.viewer, changed.value.thread_id)
+            if newly_mentioned and not user.role.is_client:
+                facts = await self._join(conn, facts, set(newly_mentioned), now)
             record = await event_store.append_event(
                 conn,
                 firm_id=user.firm_id,
@@ -758,7 +772,16 @@ class Conversations:
                 now=now,
                 **_event_visibility(changed.value),
             )
+            mention_events: list[BusEvent] = []
+            after_commit: list[AfterCommit] = []
+            if body is not None and newly_mentioned:
+                told = dataclasses.replace(body, mentions=newly_mentioned)
+                mention_events, after_commit = await self._mention(conn, account, facts, changed, told, now)
         self.publish(rendering.message_event(record, facts, changed))
+        for event in mention_events:
+            self.publish(event)
+        for effect in after_commit:
+            effect()
         return self._as_seen_by(account, changed)
 
     async def visible_thread(self, conn: AsyncConnection, account: Account, thread_id: int) -> thread_store.ThreadFacts:

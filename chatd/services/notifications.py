@@ -224,18 +224,24 @@ class Notifications:
             if through <= after:
                 return 0
             records = await event_store.events_between(conn, after, through)
+            created = [r.message_id for r in records if r.type == "message.created" and r.message_id is not None]
+            # Someone the message mentions already has the mention notification: not a second one.
+            # Its mention events may lie past this batch's end, not past what has settled.
+            mentioned = await event_store.mentions_between(conn, after, settled, created)
             wanted: list[_Wanted] = []
-            for record in records:
-                if record.type == "message.created" and record.message_id is not None:
-                    wanted.extend(await self._new_message(conn, record.message_id))
+            for message_id in created:
+                wanted.extend(await self._new_message(conn, message_id, mentioned))
             after_commit = await self._notify_all(conn, wanted)
             await store.set_cursor(conn, CURSOR, through)
         for effect in after_commit:
             effect()
         return len(records)
 
-    async def _new_message(self, conn: AsyncConnection, message_id: int) -> list[_Wanted]:
+    async def _new_message(
+        self, conn: AsyncConnection, message_id: int, mentioned: set[tuple[int, int]]
+    ) -> list[_Wanted]:
         thread_id, summary, recipients = await store.message_recipients(conn, message_id)
+        recipients = [r for r in recipients if (message_id, r.user_id) not in mentioned]
         if not recipients:
             return []
         settings = await store.settings_for(conn, [r.user_id for r in recipients])
