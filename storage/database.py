@@ -32,6 +32,9 @@ MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"
 # How long PostgreSQL may keep chatd waiting (connecting, on one statement, for a pooled connection)
 # before the request is answered ``unavailable`` (CHATD_DB_TIMEOUT_MS).
 DEFAULT_TIMEOUT_S = 10.0
+# At most this many writes share one transaction: the first of a batch waits for the others'
+# statements before its commit, so a bound keeps that wait short.
+MAX_BATCH = 16
 
 
 class Database:
@@ -56,6 +59,9 @@ class Database:
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # on SQLITE_BUSY inside driver threads.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # The group of batched writes new ones join (see ``write_batched``), None between groups.
+        self._batch: _Batch | None = None
+        self._committing: set[asyncio.Future[None]] = set()  # referenced until done
         if self.is_sqlite:
             _tune_sqlite(self.engine)
 
@@ -123,6 +129,104 @@ class Database:
                     yield conn
 
     @asynccontextmanager
+    async def write_batched(self) -> AsyncIterator[AsyncConnection]:
+        """A write that may share its transaction with concurrent ones (group commit).
+
+        On SQLite, where this process's writers queue for the one write lock, writes that arrive
+        while others wait or run join one batch: their bodies run one after another on one
+        connection, each in its own savepoint, and one COMMIT ends them all. A body that raises
+        rolls back to its savepoint and raises to its caller alone; the others carry on. Each
+        caller leaves the block only once the batch is committed (and gets the commit's error if
+        it fails), so what it does after the block (answer, publish) follows the commit, as with
+        ``write``. Reads inside a body see the batch's earlier writes (an idempotency key used
+        twice in one batch finds the first message). Elsewhere (PostgreSQL: concurrent
+        transactions, whose WAL flushes the server groups itself) this is ``write``.
+        """
+        if self._write_lock is None:
+            async with self.write() as conn:
+                yield conn
+            return
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch()
+        batch.members += 1
+        if batch.members + batch.through >= MAX_BATCH:
+            self._batch = None  # full: who comes next starts the next batch
+        with self._unavailable_when_unreachable():
+            try:
+                async with batch.turn:
+                    conn = await self._open_batch(batch)
+                    if batch.kept:
+                        async with conn.begin_nested():
+                            yield conn
+                    else:
+                        # First in the transaction: no savepoint needed (two statements saved
+                        # when sends do not overlap); undone by rolling the transaction back.
+                        try:
+                            yield conn
+                        except BaseException:
+                            await conn.rollback()
+                            raise
+                    batch.kept += 1
+            finally:
+                batch.members -= 1
+                batch.through += 1
+                if batch.members == 0:
+                    # Every member is through its body and none can join any more: commit.
+                    if self._batch is batch:
+                        self._batch = None
+                    commit = asyncio.ensure_future(self._commit_batch(batch))
+                    self._committing.add(commit)
+                    commit.add_done_callback(self._committing.discard)
+            # Shielded: a caller that goes away must not cancel the others' commit.
+            await asyncio.shield(batch.committed)
+
+    async def _open_batch(self, batch: _Batch) -> AsyncConnection:
+        """The batch's connection, in its transaction: opened by its first member under the write lock."""
+        if batch.conn is not None:
+            if not batch.conn.in_transaction():  # the first member's failure rolled it back
+                await batch.conn.begin()
+            return batch.conn
+        assert self._write_lock is not None
+        await self._write_lock.acquire()
+        try:
+            conn = await self.engine.connect()
+            try:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+                await conn.begin()
+            except BaseException:
+                await conn.close()
+                raise
+        except BaseException:
+            self._write_lock.release()
+            raise
+        batch.conn = conn
+        return conn
+
+    async def _commit_batch(self, batch: _Batch) -> None:
+        try:
+            # No connection: every member failed before the batch had one; no transaction: every
+            # member failed and the last rolled it back.
+            if batch.conn is not None:
+                try:
+                    if batch.conn.in_transaction():
+                        started = time.perf_counter()
+                        await batch.conn.commit()
+                        if self._on_commit is not None:
+                            self._on_commit(time.perf_counter() - started)
+                finally:
+                    await batch.conn.close()
+                    assert self._write_lock is not None
+                    self._write_lock.release()
+        except asyncio.CancelledError:
+            batch.committed.cancel()
+            raise
+        except Exception as exc:  # the members whose bodies went through raise it
+            batch.committed.set_exception(exc)
+        else:
+            batch.committed.set_result(None)
+
+    @asynccontextmanager
     async def _transaction(self, conn: AsyncConnection) -> AsyncIterator[None]:
         transaction = await conn.begin()
         try:
@@ -172,6 +276,18 @@ class Database:
             with suppress(asyncio.CancelledError):
                 await self._forgetting
         await self.engine.dispose()
+
+
+class _Batch:
+    """Writes sharing one transaction: their bodies take turns on one connection."""
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Lock()  # FIFO: members run in the order they came
+        self.members = 0  # joined, not yet through their body
+        self.through = 0  # through their body (committed with the batch, or rolled back alone)
+        self.kept = 0  # through their body without error: their work is in the transaction
+        self.conn: AsyncConnection | None = None
+        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 def alembic_config() -> Config:

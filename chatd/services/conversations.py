@@ -275,7 +275,9 @@ class Conversations:
             private_to=options.private_to,
         )
         user = account.user
-        async with self._db.write() as conn:
+        # Concurrent sends share a transaction (group commit): this one's statements run in a
+        # savepoint, so a send refused half-way leaves no trace and the others are not affected.
+        async with self._db.write_batched() as conn:
             facts = await self.visible_thread(conn, account, thread_id)
             await thread_store.lock_for_new_message(conn, thread_id)
             existing = await message_store.find_by_client_msg_id(conn, user.id, client_msg_id)
