@@ -228,8 +228,10 @@ class ChatdProcess:
         )
         try:
             wait_for_port(self.port, self.start_timeout, process=self.process)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; its log ends:\n{self.log()[-3000:]}") from None
+        except (RuntimeError, TimeoutError) as exc:
+            # Not left running behind a failed test (holding its database, its port, a core).
+            self.stop()
+            raise type(exc)(f"{exc}; its log ends:\n{self.log()[-3000:]}") from None
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.process is None:
