@@ -137,7 +137,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     inbox_service = Inbox(db, broker, clock, conversations, notifications, attachments)
     jobs.due.on(attachments_module.EXPIRE_KIND, attachments.expire_unsent)
     outbox = Outbox(settings)
-    reminders = Reminders(db, clock, settings, conversations, outbox)
+    reminders = Reminders(db, clock, settings, conversations, outbox, notifications)
     conversations.on_message(reminders.on_message)
     inbox_service.on_action(reminders.on_thread_action)
     jobs.due.on(reminders_module.DUE_KIND, reminders.fire)

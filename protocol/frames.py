@@ -514,6 +514,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "typing",
     "presence",
     "scheduled.updated",
+    "recurring.updated",
     "notification",
     "mention",
     "bulk.progress",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.values import format_time
 from storage.recurring_models import RecurringMessage
 
 ACTIVE, PAUSED, ENDED, CANCELLED, FAILED = "active", "paused", "ended", "cancelled", "failed"
@@ -35,6 +36,26 @@ class Recurring:
     error: str | None
     created_at: datetime
     updated_at: datetime
+
+
+def describe(recurring: Recurring, firm_zone: str) -> dict[str, Any]:
+    """A Recurring as clients see it: ``time_zone`` is the one it fires in; ``firm_time_zone``:
+    that is the firm's (``firm_zone``), followed when it changes."""
+    return {
+        "id": recurring.id,
+        "thread_id": recurring.thread_id,
+        "author_id": recurring.author_id,
+        "body": recurring.body,
+        "rule": recurring.rule,
+        "time_zone": recurring.time_zone or firm_zone,
+        "firm_time_zone": recurring.time_zone is None,
+        "ends_on": None if recurring.ends_on is None else recurring.ends_on.isoformat(),
+        "state": recurring.state,
+        "next_at": None if recurring.next_at is None else format_time(recurring.next_at),
+        "sent": recurring.sent,
+        "error": recurring.error,
+        "created_at": format_time(recurring.created_at),
+    }
 
 
 _COLUMNS = (
@@ -101,6 +122,11 @@ async def get_recurring(conn: AsyncConnection, recurring_id: int, *, for_update:
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return None if row is None else _value(row)
+
+
+async def recurring_by_ids(conn: AsyncConnection, ids: list[int]) -> dict[int, Recurring]:
+    rows = await conn.execute(select(*_COLUMNS).where(RecurringMessage.id.in_(ids)))
+    return {row.id: _value(row) for row in rows}
 
 
 async def list_recurring(

@@ -30,6 +30,8 @@ class Reminder:
     count: int
     sent: int
     message_id: int | None
+    # Who turned them on or last changed them.
+    updated_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ _COLUMNS = (
     ReplyReminder.max_count,
     ReplyReminder.sent_count,
     ReplyReminder.message_id,
+    ReplyReminder.updated_by,
 )
 
 
@@ -66,6 +69,7 @@ async def get_reminder(conn: AsyncConnection, thread_id: int, *, for_update: boo
         count=row.max_count,
         sent=row.sent_count,
         message_id=row.message_id,
+        updated_by=row.updated_by,
     )
 
 

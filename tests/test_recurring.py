@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from chatd.services.context import Services
+from protocol.values import Role
 from tests.conftest import Cast, Connect, make_cast, open_thread
 from tests.support import ChatdProcess, WsClient, seeder
 from tests.timing import TestClock
@@ -174,3 +175,41 @@ async def test_clients_and_other_firms_cannot_touch_them(cast: Cast, connect: Co
     assert (await stranger.call("recurring.update", recurring_id=recurring_id, paused=True))["code"] == "not_found"
     assert (await stranger.call("recurring.create", thread_id=thread_id, body="x", rule=MONDAYS))["code"] == "not_found"
     assert (await stranger.ok("recurring.list"))["recurring"] == []
+
+
+async def test_an_occurrence_that_fails_is_reported_with_its_reason(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock
+) -> None:
+    """Like a failed delayed send: a ``recurring.updated`` event with ``state: "failed"`` and the
+    reason, live to staff who see the thread and replayed to the author when they come back."""
+    staff, author = await connect(cast.token(cast.staff)), await connect(cast.token(cast.staff2))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    await staff.ok("threads.act", thread_ids=[thread_id], action={"type": "assign", "user_id": cast.staff2.id})
+    created = (await author.ok("recurring.create", thread_id=thread_id, body="Monthly papers", rule="0 9 1 * *"))[
+        "recurring"
+    ]
+    made = await staff.event("recurring.updated", recurring__id=created["id"])
+    assert made["data"]["recurring"]["state"] == "active"
+    anchor = author.hello["event_id"]
+    await author.close()
+    owner = await cast.firm.user(Role.OWNER)
+    headers = {"Authorization": f"Bearer {await cast.firm.token(owner)}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=10) as http:
+        off = await http.patch(f"/api/users/{cast.staff2.id}", json={"active": False})
+        assert off.status_code == 200, off.text
+        move_past(clock, at(created["next_at"]))
+        failed = await staff.event(
+            "recurring.updated", recurring__id=created["id"], recurring__state="failed", timeout=10
+        )
+        assert failed["data"]["recurring"]["error"] == "the author's account is deactivated"
+        assert failed["data"]["recurring"]["next_at"] is None
+        assert (await http.patch(f"/api/users/{cast.staff2.id}", json={"active": True})).status_code == 200
+    back = await connect(cast.token(cast.staff2))
+    await back.ok("resume", after_event_id=anchor)
+    replayed = await back.event("recurring.updated", recurring__state="failed", timeout=10)
+    assert replayed["data"]["recurring"]["error"] == "the author's account is deactivated"
+    listed = await back.ok("recurring.list", thread_id=thread_id, include_ended=True)
+    assert [(r["state"], r["error"]) for r in listed["recurring"]] == [
+        ("failed", "the author's account is deactivated")
+    ]
+    assert await recurring_messages(staff, thread_id) == []

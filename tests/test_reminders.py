@@ -204,3 +204,33 @@ async def test_bad_requests_change_nothing(cast: Cast, connect: Connect, service
     stranger = await connect(other.token(other.staff))
     for op in ("reminders.get", "reminders.set", "reminders.resend"):
         assert (await stranger.call(op, thread_id=thread_id))["code"] == "not_found"
+
+
+async def test_the_staff_in_charge_is_notified_when_a_reminder_goes_out(
+    server: ChatdProcess, cast: Cast, connect: Connect, clock: TestClock, mail: MailServer
+) -> None:
+    """Kind ``reminder`` through the notification settings: the assignee (offline, email chosen) gets
+    an email; without an assignee, whoever turned reminders on is notified in the app."""
+    headers = {"Authorization": f"Bearer {cast.token(cast.staff2)}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=10) as http:
+        chosen = await http.patch("/api/notifications/settings", json={"channels": {"reminder": ["in_app", "email"]}})
+        assert chosen.status_code == 200, chosen.text
+    staff = await connect(cast.token(cast.staff))
+    assigned = await open_with_reminders(staff, cast, "Your VAT return, please.", interval_days=1, count=2)
+    await staff.ok("threads.act", thread_ids=[assigned], action={"type": "assign", "user_id": cast.staff2.id})
+    clock.advance(DAY + 60)
+    await wait_for_reminders(mail, cast.client.email, 1)
+    clock.advance(130)  # the notification email's batching window
+    [email] = await asyncio.to_thread(mail.wait_for, cast.staff2.email)
+    assert "Reply reminder 1 of 2 emailed to the client" in text_of(email)
+    assert f"https://chat.cabinet.test/?thread={assigned}" in text_of(email)
+    # The assignee is in charge: the staff member who turned them on is not told.
+    assert [
+        e for e in staff.events if e["type"] == "notification" and e["data"]["notification"]["kind"] == "reminder"
+    ] == []
+
+    unassigned = await open_with_reminders(staff, cast, "Your payslips, please.", interval_days=1, count=1)
+    clock.advance(DAY + 60)
+    told = await staff.event("notification", notification__kind="reminder", timeout=10)
+    assert told["data"]["notification"]["thread_id"] == unassigned
+    assert told["data"]["notification"]["summary"] == "Reply reminder 1 of 1 emailed to the client"

@@ -8,6 +8,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import Audience, BusEvent
+from chatd.services import business_hours
 from protocol.values import Message as MessageValue
 from protocol.values import MessageKind, Notification, ScheduledMessage, User
 from protocol.values import Task as TaskValue
@@ -15,6 +16,7 @@ from protocol.values import Thread as ThreadValue
 from storage import events as event_store
 from storage import messages as message_store
 from storage import notifications as notification_store
+from storage import recurring as recurring_store
 from storage import scheduled as scheduled_store
 from storage import tasks as task_store
 from storage import threads as thread_store
@@ -108,6 +110,22 @@ def scheduled_event(record: EventRecord, facts: ThreadFacts | None, scheduled: S
             staff_only=True,
         )
     return BusEvent(type=record.type, event_id=record.id, audience=audience, data={"scheduled": _builtins(scheduled)})
+
+
+def recurring_event(record: EventRecord, facts: ThreadFacts | None, recurring: dict[str, Any]) -> BusEvent:
+    """As for scheduled messages: staff who see the thread, and the author (``recurring.author_id``)."""
+    author_id = int(recurring["author_id"])
+    if facts is None:
+        audience = Audience(firm_id=record.firm_id, all_staff=False, client_account_id=None, user_ids=(author_id,))
+    else:
+        audience = Audience(
+            firm_id=facts.firm_id,
+            all_staff=facts.firm_shares_threads,
+            client_account_id=None,
+            user_ids=(*facts.participant_ids, author_id),
+            staff_only=True,
+        )
+    return BusEvent(type=record.type, event_id=record.id, audience=audience, data={"recurring": recurring})
 
 
 def notification_event(record: EventRecord, user_id: int, notification: Notification) -> BusEvent:
@@ -208,6 +226,9 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
     threads = await thread_store.threads_by_ids(conn, thread_ids) if needs_threads else {}
     scheduled_ids = [r.ref_id for r in records if r.type == "scheduled.updated" and r.ref_id is not None]
     scheduled = await scheduled_store.scheduled_by_ids(conn, scheduled_ids) if scheduled_ids else {}
+    recurring_ids = [r.ref_id for r in records if r.type == "recurring.updated" and r.ref_id is not None]
+    recurring = await recurring_store.recurring_by_ids(conn, recurring_ids) if recurring_ids else {}
+    zones = {f: (await business_hours.firm_zone(conn, f)).key for f in {r.firm_id for r in recurring.values()}}
     notification_ids = [r.ref_id for r in records if r.type == "notification" and r.ref_id is not None]
     notifications = await notification_store.notifications_by_ids(conn, notification_ids) if notification_ids else {}
     rendered: list[BusEvent] = []
@@ -222,6 +243,11 @@ async def render(conn: AsyncConnection, records: list[EventRecord]) -> list[BusE
             if record.ref_id in notifications:
                 found = notifications[record.ref_id]
                 rendered.append(notification_event(record, found.user_id, found.value))
+            continue
+        if record.type == "recurring.updated":
+            if (found_recurring := recurring.get(record.ref_id or 0)) is not None:
+                shown = recurring_store.describe(found_recurring, zones[found_recurring.firm_id])
+                rendered.append(recurring_event(record, thread_facts, shown))
             continue
         if record.type == "scheduled.updated":
             if record.ref_id in scheduled:

@@ -2,7 +2,9 @@
 zone (by default the firm's, followed when it changes), until an end date, with pause, edit and
 cancel. Each next occurrence is one due_work row: the handler posts the message and moves the row
 to the following occurrence in one transaction, so each occurrence is delivered once. Occurrences
-missed while no process ran are skipped (the next one after now is sent), never sent in a burst."""
+missed while no process ran are skipped (the next one after now is sent), never sent in a burst.
+Every change (made, edited, paused, cancelled, an occurrence sent, ended, failed with its reason)
+is a ``recurring.updated`` event to staff who see the thread and to the author."""
 
 from __future__ import annotations
 
@@ -14,17 +16,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors
+from chatd.bus import BusEvent
 from chatd.business_hours import zone
 from chatd.clock import Clock
 from chatd.services.business_hours import BusinessHours, firm_zone
 from chatd.services.conversations import Conversations, SendOptions, check_may_write
-from protocol.values import MessageKind, Role, format_time
+from chatd.services.events import recurring_event
+from protocol.values import MessageKind, Role
 from scheduler import cron
 from scheduler.due import AfterCommit, Again, Done, Failed, Outcome
 from storage import Database
 from storage import NotFound as StorageNotFound
 from storage import directory as directory_store
 from storage import due as due_store
+from storage import events as event_store
 from storage import recurring as store
 from storage import threads as thread_store
 from storage.directory import Account
@@ -33,26 +38,8 @@ from storage.recurring import Recurring
 
 DUE_KIND = "recurring.send"
 RECURRING = "recurring"
+EVENT = "recurring.updated"
 LIVE = [store.ACTIVE, store.PAUSED]
-
-
-def describe(recurring: Recurring, firm: ZoneInfo) -> dict[str, Any]:
-    """``time_zone`` is the one it fires in; ``firm_time_zone``: that is the firm's, followed when it changes."""
-    return {
-        "id": recurring.id,
-        "thread_id": recurring.thread_id,
-        "author_id": recurring.author_id,
-        "body": recurring.body,
-        "rule": recurring.rule,
-        "time_zone": recurring.time_zone or firm.key,
-        "firm_time_zone": recurring.time_zone is None,
-        "ends_on": None if recurring.ends_on is None else recurring.ends_on.isoformat(),
-        "state": recurring.state,
-        "next_at": None if recurring.next_at is None else format_time(recurring.next_at),
-        "sent": recurring.sent,
-        "error": recurring.error,
-        "created_at": format_time(recurring.created_at),
-    }
 
 
 def _next(rule: str, where: ZoneInfo, ends_on: date | None, after: datetime) -> datetime | None:
@@ -105,7 +92,9 @@ class RecurringMessages:
                 now=now,
             )
             await self._schedule(conn, recurring, next_at, now)
-        return describe(recurring, firm)
+            described, event = await self._event(conn, recurring, now)
+        self._conversations.publish(event)
+        return described
 
     async def list(self, account: Account, *, thread_id: int | None, include_ended: bool) -> list[dict[str, Any]]:
         _check_staff(account)
@@ -117,8 +106,8 @@ class RecurringMessages:
                 conn, account.user.firm_id, thread_id=thread_id, states=states, limit=500
             )
             visible = await thread_store.get_threads(conn, account.viewer, list({r.thread_id for r in found}))
-            firm = await firm_zone(conn, account.user.firm_id)
-        return [describe(r, firm) for r in found if r.thread_id in visible]
+            firm = (await firm_zone(conn, account.user.firm_id)).key
+        return [store.describe(r, firm) for r in found if r.thread_id in visible]
 
     async def update(self, account: Account, *, recurring_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Edit the body, rule, time zone (None: the firm's) or end date, or pause (``paused``) and
@@ -150,7 +139,9 @@ class RecurringMessages:
                 values.update(state=store.ACTIVE, next_at=next_at)
                 await self._schedule(conn, recurring, next_at, now)
             recurring = await store.update_recurring(conn, recurring_id, now, **values)
-        return describe(recurring, firm)
+            described, event = await self._event(conn, recurring, now)
+        self._conversations.publish(event)
+        return described
 
     async def cancel(self, account: Account, *, recurring_id: int) -> dict[str, Any]:
         _check_staff(account)
@@ -159,8 +150,9 @@ class RecurringMessages:
             await self._changeable(conn, account, recurring_id)
             await due_store.cancel(conn, key=store.due_key(recurring_id), now=now)
             recurring = await store.update_recurring(conn, recurring_id, now, state=store.CANCELLED, next_at=None)
-            firm = await firm_zone(conn, recurring.firm_id)
-        return describe(recurring, firm)
+            described, event = await self._event(conn, recurring, now)
+        self._conversations.publish(event)
+        return described
 
     async def fire(self, conn: AsyncConnection, item: DueItem, now: datetime) -> Outcome:
         """The due handler: post this occurrence and move on to the next, in one transaction."""
@@ -175,8 +167,11 @@ class RecurringMessages:
         except StorageNotFound:
             reason = reason or "the thread no longer exists or the author no longer sees it"
         if reason is not None:
-            await store.update_recurring(conn, recurring.id, now, state=store.FAILED, next_at=None, error=reason)
-            return Failed(reason)
+            failed = await store.update_recurring(
+                conn, recurring.id, now, state=store.FAILED, next_at=None, error=reason
+            )
+            _, event = await self._event(conn, failed, now)
+            return Failed(reason, after_commit=[functools.partial(self._conversations.publish, event)])
         await thread_store.lock_for_new_message(conn, facts.id)
         # Rendered without teammates to mention: there are no mention notifications to run after commit.
         _, events, _ = await self._conversations.post(
@@ -192,7 +187,11 @@ class RecurringMessages:
         where = zone(recurring.time_zone) if recurring.time_zone else await firm_zone(conn, recurring.firm_id)
         next_at = _next(recurring.rule, where, recurring.ends_on, max(now, item.due_at))
         state = store.ACTIVE if next_at is not None else store.ENDED
-        await store.update_recurring(conn, recurring.id, now, state=state, next_at=next_at, sent=recurring.sent + 1)
+        sent = await store.update_recurring(
+            conn, recurring.id, now, state=state, next_at=next_at, sent=recurring.sent + 1
+        )
+        _, event = await self._event(conn, sent, now)
+        publish.append(functools.partial(self._conversations.publish, event))
         if next_at is None:
             return Done(after_commit=publish)
         return Again(next_at, after_commit=publish)
@@ -208,6 +207,24 @@ class RecurringMessages:
             else:
                 await self._schedule(conn, recurring, next_at, now)
                 await store.update_recurring(conn, recurring.id, now, next_at=next_at)
+
+    async def _event(
+        self, conn: AsyncConnection, recurring: Recurring, now: datetime
+    ) -> tuple[dict[str, Any], BusEvent]:
+        """The recurring message as shown, and its ``recurring.updated`` event (stored, for replays)."""
+        described = store.describe(recurring, (await firm_zone(conn, recurring.firm_id)).key)
+        facts = (await thread_store.facts_by_ids(conn, [recurring.thread_id])).get(recurring.thread_id)
+        record = await event_store.append_event(
+            conn,
+            firm_id=recurring.firm_id,
+            type=EVENT,
+            thread_id=recurring.thread_id,
+            ref_id=recurring.id,
+            user_id=recurring.author_id,
+            staff_only=True,
+            now=now,
+        )
+        return described, recurring_event(record, facts, described)
 
     async def _schedule(self, conn: AsyncConnection, recurring: Recurring, at: datetime, now: datetime) -> None:
         await due_store.schedule(

@@ -3,7 +3,8 @@ message after ``interval_days``, the client's contacts get an email reminding th
 ``count`` times. They stop when the client answers, the count is reached, the thread leaves the
 Inbox (archived, trash, spam) or they are turned off; a new staff message or the thread coming back
 to the Inbox starts them over. Each reminder is a due_work row handled in one transaction with the
-emails it queues, so it is sent once whatever the number of processes."""
+emails it queues and the ``reminder`` notification of the staff member in charge (the thread's
+assignee, else whoever turned reminders on), so it is sent once whatever the number of processes."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from chatd.clock import Clock
 from chatd.config import Settings
 from chatd.mailer import Email
 from chatd.services.conversations import Conversations, check_may_write
+from chatd.services.notifications import Notifications
 from chatd.services.outbox import Outbox
 from protocol import actions
-from protocol.values import Message, MessageKind, ThreadState, format_time
-from scheduler.due import Again, Done, Failed, Outcome
+from protocol.values import Message, MessageKind, NotificationKind, ThreadState, format_time
+from scheduler.due import AfterCommit, Again, Done, Failed, Outcome
 from storage import Database
 from storage import directory as directory_store
 from storage import due as due_store
@@ -31,7 +33,7 @@ from storage import reminders as store
 from storage import threads as thread_store
 from storage.directory import Account
 from storage.due import DueItem
-from storage.reminders import StaffMessage
+from storage.reminders import Reminder, StaffMessage
 from storage.threads import ThreadFacts
 
 DUE_KIND = "reply.reminder"
@@ -44,13 +46,20 @@ _RESTARTS = (actions.Unarchive, actions.Restore, actions.NotSpam)
 
 class Reminders:
     def __init__(
-        self, db: Database, clock: Clock, settings: Settings, conversations: Conversations, outbox: Outbox
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        conversations: Conversations,
+        outbox: Outbox,
+        notifications: Notifications,
     ) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._conversations = conversations
         self._outbox = outbox
+        self._notifications = notifications
 
     # -- what staff do --
 
@@ -186,12 +195,33 @@ class Reminders:
         if not await self._email_contacts(conn, facts, last, now):
             return Failed("the client has no active contact to email")
         if resend or reminder is None:
-            return Done()
+            told = await self._tell_staff(conn, facts, reminder, last, "A reply reminder was emailed to the client")
+            return Done(after_commit=told)
         sent = (reminder.sent if reminder.message_id == last.id else 0) + 1
         await store.set_progress(conn, thread_id, message_id=last.id, sent=sent)
+        summary = f"Reply reminder {sent} of {reminder.count} emailed to the client"
+        told = await self._tell_staff(conn, facts, reminder, last, summary)
         if sent < reminder.count:
-            return Again(now + timedelta(days=reminder.interval_days))
-        return Done()
+            return Again(now + timedelta(days=reminder.interval_days), after_commit=told)
+        return Done(after_commit=told)
+
+    async def _tell_staff(
+        self, conn: AsyncConnection, facts: ThreadFacts, reminder: Reminder | None, last: StaffMessage, summary: str
+    ) -> list[AfterCommit]:
+        """Notify (kind ``reminder``, on the channels they chose) the staff member in charge: the
+        thread's assignee, else whoever turned reminders on."""
+        user_id = facts.assignee_id or (reminder.updated_by if reminder is not None else None)
+        if user_id is None:
+            return []
+        told = await self._notifications.notify(
+            conn,
+            user_id=user_id,
+            kind=NotificationKind.REMINDER,
+            thread_id=facts.id,
+            message_id=last.id,
+            summary=summary,
+        )
+        return [told]
 
     async def _email_contacts(
         self, conn: AsyncConnection, facts: ThreadFacts, last: StaffMessage, now: datetime
