@@ -21,6 +21,7 @@ from starlette.datastructures import Headers
 
 from chatd import errors
 from chatd.clock import Clock
+from chatd.coalesce import Batched, SharedRead
 from chatd.config import Settings
 from chatd.revocations import LOGINS, Revocations, login_credential, token_credential, token_id_of
 from storage import Database
@@ -81,6 +82,10 @@ class Auth:
         self._clock = clock
         self._passwords = passwords
         self._signer = URLSafeSerializer(settings.secret_key.reveal(), salt="chatd.session")
+        # A reconnect storm: a token's sockets (tabs, devices) share its lookup, and the sessions
+        # opening together have their credentials re-checked in one query.
+        self._token_lookups: SharedRead[str, Caller | None] = SharedRead()
+        self._new_sessions: Batched[str, bool] = Batched(self._live_flags)
 
     async def login(self, email: str, password: str) -> tuple[Account, str] | None:
         """Check the password; on success open a login session and return its cookie value."""
@@ -141,9 +146,13 @@ class Auth:
     async def from_token(self, token: str) -> Caller | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
+        hashed = digest(token)
+        return await self._token_lookups.get(hashed, lambda: self._caller_for(hashed))
+
+    async def _caller_for(self, hashed: str) -> Caller | None:
         now = self._clock.now()
         async with self._db.read() as conn:
-            found = await store.account_for_token(conn, digest(token), now)
+            found = await store.account_for_token(conn, hashed, now)
         if found is None or not found[2].active:
             return None
         token_id, last_used, account = found
@@ -165,6 +174,15 @@ class Auth:
         if cookie:
             return await self.from_cookie(cookie)
         return None
+
+    async def still_live(self, credential: str) -> bool:
+        """Whether a new session's credential still lets its user in; checked together with those
+        of the sessions opening at the same time (one query for a reconnect storm)."""
+        return await self._new_sessions.call(credential)
+
+    async def _live_flags(self, credentials: list[str]) -> list[bool]:
+        live = await self.live_credentials(credentials)
+        return [credential in live for credential in credentials]
 
     async def live_credentials(self, credentials: Collection[str]) -> set[str]:
         """Those of the credentials (chatd.revocations) that still let their user in."""

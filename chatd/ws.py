@@ -144,18 +144,24 @@ class Connection:
         logger.info("session %s opened for user %s (%s)", session.session_id, session.user_id, self.codec.subprotocol)
         try:
             # A revocation published since the handshake's check found no session to close.
-            if not await self.services.auth.live_credentials([session.credential]):
+            live, self._live_from = await asyncio.gather(
+                self.services.auth.still_live(session.credential),
+                self.services.conversations.newest_event_id(self.account),
+            )
+            if not live:
                 revocations.close(session)
-            self._live_from = await self.services.conversations.newest_event_id(self.account)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))
-            presence = await self.services.notifications.session_opened(self.account.user)
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
             self._reader = asyncio.create_task(self._read(grace))
             writer = asyncio.create_task(session.write_loop(self._send))
-            await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            grace.cancel()
-            await self._finish(writer)
+            try:
+                # Recorded while the client is already served (its resume need not wait for it).
+                presence = await self.services.notifications.session_opened(self.account.user)
+                await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                grace.cancel()
+                await self._finish(writer)
         finally:
             hub.remove(session)
             if presence is not None:

@@ -337,12 +337,38 @@ async def set_cursor(conn: AsyncConnection, key: str, value: int) -> None:
 # -- presence --
 
 
-async def session_opened(conn: AsyncConnection, session_id: str, user_id: int, process_id: str, now: datetime) -> None:
-    await conn.execute(insert(LiveSession).values(id=session_id, user_id=user_id, process_id=process_id, seen_at=now))
+# Rows or ids per statement: far under SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 500
 
 
-async def session_closed(conn: AsyncConnection, session_id: str) -> None:
-    await conn.execute(delete(LiveSession).where(LiveSession.id == session_id))
+async def sessions_opened(
+    conn: AsyncConnection, sessions: list[tuple[str, int]], process_id: str, now: datetime
+) -> None:
+    """Record (session id, user id) pairs as connected to this process."""
+    for start in range(0, len(sessions), _CHUNK):
+        rows = [
+            {"id": session_id, "user_id": user_id, "process_id": process_id, "seen_at": now}
+            for session_id, user_id in sessions[start : start + _CHUNK]
+        ]
+        await conn.execute(insert(LiveSession), rows)
+
+
+async def sessions_closed(conn: AsyncConnection, session_ids: list[str]) -> None:
+    for start in range(0, len(session_ids), _CHUNK):
+        await conn.execute(delete(LiveSession).where(LiveSession.id.in_(session_ids[start : start + _CHUNK])))
+
+
+async def live_session_counts(conn: AsyncConnection, user_ids: list[int], since: datetime) -> dict[int, int]:
+    """Each user's sessions, on every process, seen since ``since`` (users without any: absent)."""
+    counts: dict[int, int] = {}
+    for start in range(0, len(user_ids), _CHUNK):
+        rows = await conn.execute(
+            select(LiveSession.user_id, func.count())
+            .where(LiveSession.user_id.in_(user_ids[start : start + _CHUNK]), LiveSession.seen_at >= since)
+            .group_by(LiveSession.user_id)
+        )
+        counts.update({int(user_id): int(count) for user_id, count in rows})
+    return counts
 
 
 async def refresh_sessions(conn: AsyncConnection, process_id: str, now: datetime, stale_before: datetime) -> None:

@@ -15,6 +15,7 @@ from chatd import errors, richtext
 from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
+from chatd.coalesce import SharedRead
 from chatd.config import Settings
 from chatd.services import edit_history
 from chatd.services import events as rendering
@@ -50,6 +51,7 @@ from storage import messages as message_store
 from storage import threads as thread_store
 from storage.directory import Account
 from storage.messages import Body, MessageOptions, StoredMessage
+from storage.viewer import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,9 @@ class Conversations:
         self._settings = settings
         self._throttles = throttles
         self._message_hooks: list[MessageHook] = []
+        # A reconnect storm asks these at once: concurrent equal questions share one read.
+        self._newest: SharedRead[int, int] = SharedRead()
+        self._replays: SharedRead[tuple[Viewer, int, int, int | None], list[BusEvent]] = SharedRead()
 
     def on_message(self, hook: MessageHook) -> None:
         self._message_hooks.append(hook)
@@ -533,9 +538,14 @@ class Conversations:
 
     async def newest_event_id(self, account: Account) -> int:
         """The hello's position: no event of the firm at or below it can still commit."""
-        async with self._db.read() as conn:
-            settled = await event_store.settled_event_id(conn)
-            return await event_store.newest_event_id(conn, account.user.firm_id, through=settled)
+        firm_id = account.user.firm_id
+
+        async def read() -> int:
+            async with self._db.read() as conn:
+                settled = await event_store.settled_event_id(conn)
+                return await event_store.newest_event_id(conn, firm_id, through=settled)
+
+        return await self._newest.get(firm_id, read)
 
     async def replay(self, account: Account, *, after: int, through: int, page: int | None = None) -> list[BusEvent]:
         """The durable events in (after, through] the account may see, or ResyncRequired. With
@@ -543,12 +553,18 @@ class Conversations:
         up to the replay limit."""
         if after >= through:
             return []
+        viewer = account.viewer
+        return await self._replays.get(
+            (viewer, after, through, page), lambda: self._replay(viewer, after, through, page)
+        )
+
+    async def _replay(self, viewer: Viewer, after: int, through: int, page: int | None) -> list[BusEvent]:
         async with self._db.read() as conn:
             if after < await event_store.pruned_through(conn):
                 raise errors.ResyncRequired("events after that id are no longer kept: refetch threads and history")
             most = self._settings.max_replay_events
             records = await event_store.events_for_viewer(
-                conn, account.viewer, after=after, through=through, limit=most + 1 if page is None else page
+                conn, viewer, after=after, through=through, limit=most + 1 if page is None else page
             )
             if page is None and len(records) > most:
                 raise errors.ResyncRequired(f"more than {most} events were missed: refetch threads and history")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from chatd import errors
 from chatd.broker import Broker
 from chatd.bus import BusEvent
 from chatd.clock import Clock
+from chatd.coalesce import Batched
 from chatd.config import Settings
 from chatd.mailer import Email, mailer_from
 from chatd.services.events import notification_event, presence_event
@@ -108,6 +110,8 @@ class Notifications:
         self._mailer = mailer_from(settings)
         self._sms = gateway_from(settings)
         self.process_id = uuid.uuid4().hex
+        self._opened: Batched[User, str] = Batched(self._record_opened)
+        self._closed: Batched[tuple[str, User], None] = Batched(self._record_closed)
 
     # -- the call other features make, inside their transaction --
 
@@ -326,28 +330,41 @@ class Notifications:
 
     async def session_opened(self, user: User) -> str:
         """Record a connected session; the id to pass to ``session_closed``. The user's first
-        session, on any process, makes them ``online``."""
-        presence_id = uuid.uuid4().hex
-        now = self._clock.now()
-        async with self._db.write() as conn:
-            await store.session_opened(conn, presence_id, user.id, self.process_id, now)
-            sessions = await store.live_sessions(conn, user.id, now - PRESENCE_STALE)
-        if sessions == 1:
-            self._broker.publish(presence_event(user, online=True))
-        return presence_id
+        session, on any process, makes them ``online``. Sessions opening together (a reconnect
+        storm) are recorded in one transaction."""
+        return await self._opened.call(user)
 
     async def session_closed(self, presence_id: str, user: User) -> None:
         """Forget a session; a failure here only leaves a row that goes stale (logged, not raised).
         The user's last session, on any process, makes them ``offline``."""
         try:
-            async with self._db.write() as conn:
-                await store.session_closed(conn, presence_id)
-                sessions = await store.live_sessions(conn, user.id, self._clock.now() - PRESENCE_STALE)
+            await self._closed.call((presence_id, user))
         except Exception:
             logger.warning("could not record the end of session %s", presence_id, exc_info=True)
-            return
-        if sessions == 0:
-            self._broker.publish(presence_event(user, online=False))
+
+    async def _record_opened(self, users: list[User]) -> list[str]:
+        presence_ids = [uuid.uuid4().hex for _ in users]
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            await store.sessions_opened(
+                conn, [(p, u.id) for p, u in zip(presence_ids, users, strict=True)], self.process_id, now
+            )
+            counts = await store.live_session_counts(conn, list({u.id for u in users}), now - PRESENCE_STALE)
+        opened = Counter(u.id for u in users)
+        for user in {u.id: u for u in users}.values():
+            if counts.get(user.id, 0) == opened[user.id]:  # none before these
+                self._broker.publish(presence_event(user, online=True))
+        return presence_ids
+
+    async def _record_closed(self, closed: list[tuple[str, User]]) -> list[None]:
+        async with self._db.write() as conn:
+            await store.sessions_closed(conn, [presence_id for presence_id, _ in closed])
+            users = {u.id: u for _, u in closed}
+            counts = await store.live_session_counts(conn, list(users), self._clock.now() - PRESENCE_STALE)
+        for user in users.values():
+            if counts.get(user.id, 0) == 0:
+                self._broker.publish(presence_event(user, online=False))
+        return [None] * len(closed)
 
     async def refresh_presence(self) -> None:
         now = self._clock.now()
