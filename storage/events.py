@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,26 +86,34 @@ async def append_event(
     if conn.dialect.name == "postgresql":
         # The transaction must hold its xid before it takes an event id: settled_event_id finds
         # in-flight writers by their xids.
-        await conn.execute(select(func.pg_current_xact_id()))
+        await conn.execute(_XACT_ID)
     result = await conn.execute(
-        insert(Event)
-        .values(
-            firm_id=firm_id,
-            type=type,
-            thread_id=thread_id,
-            message_id=message_id,
-            user_id=user_id,
-            ref_id=ref_id,
-            client_ref_id=client_ref_id,
-            staff_only=staff_only,
-            private_to=private_to,
-            private_from=private_from,
-            managers_only=managers_only,
-            created_at=now,
-        )
-        .returning(*_COLUMNS)
+        _APPEND,
+        {
+            "firm_id": firm_id,
+            "type": type,
+            "thread_id": thread_id,
+            "message_id": message_id,
+            "user_id": user_id,
+            "ref_id": ref_id,
+            "client_ref_id": client_ref_id,
+            "staff_only": staff_only,
+            "private_to": private_to,
+            "private_from": private_from,
+            "managers_only": managers_only,
+            "created_at": now,
+        },
     )
     return _record(result.one())
+
+
+# Built once (every write appends events): building a statement costs more CPU than running it.
+_XACT_ID = select(func.pg_current_xact_id())
+_APPEND = (
+    insert(Event)
+    .values({column.key: bindparam(column.key) for column in _COLUMNS[1:]} | {"created_at": bindparam("created_at")})
+    .returning(*_COLUMNS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +131,7 @@ async def append_events(conn: AsyncConnection, events: list[NewEvent], now: date
     if not events:
         return []
     if conn.dialect.name == "postgresql":
-        await conn.execute(select(func.pg_current_xact_id()))
+        await conn.execute(_XACT_ID)
     # Matched back by key: RETURNING's row order is not the VALUES order.
     rows = await conn.execute(
         insert(Event).returning(*_COLUMNS),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -130,37 +130,58 @@ async def insert_message(
     attachments: list[Attachment] | None = None,
     options: MessageOptions | None = None,
 ) -> StoredMessage:
-    extra = {} if options is None else options.columns()
-    statement = (
-        insert(Message)
-        .values(
-            thread_id=thread_id,
-            author_id=author_id,
-            kind=kind.value,
-            body=body.source,
-            html=body.html,
-            embeds=_encode_embeds(body.embeds),
-            attachments=encode_list(attachments or []),
-            client_msg_id=client_msg_id,
-            created_at=now,
-            **extra,
-        )
-        .returning(*COLUMNS)
-    )
+    values = {
+        "thread_id": thread_id,
+        "author_id": author_id,
+        "kind": kind.value,
+        "body": body.source,
+        "html": body.html,
+        "embeds": _encode_embeds(body.embeds),
+        "attachments": encode_list(attachments or []),
+        "client_msg_id": client_msg_id,
+        "created_at": now,
+        **(options or _NO_OPTIONS).columns(),
+    }
     # A concurrent duplicate (PostgreSQL; SQLite has one writer) fails the whole transaction: the
     # caller gives up on it, so no savepoint is needed to carry on after the error.
     try:
-        result = await conn.execute(statement)
+        result = await conn.execute(_INSERT, values)
     except IntegrityError as exc:
         raise Duplicate(f"client_msg_id {client_msg_id!r}") from exc
     return stored_message(result.one())
 
 
+_NO_OPTIONS = MessageOptions()
+# Built once (every send runs them): building a statement costs more CPU than running it.
+_INSERT = (
+    insert(Message)
+    .values(
+        {
+            column: bindparam(column)
+            for column in (
+                "thread_id",
+                "author_id",
+                "kind",
+                "body",
+                "html",
+                "embeds",
+                "attachments",
+                "client_msg_id",
+                "created_at",
+                *_NO_OPTIONS.columns(),
+            )
+        }
+    )
+    .returning(*COLUMNS)
+)
+_BY_CLIENT_MSG_ID = select(*COLUMNS).where(
+    Message.author_id == bindparam("author_id"), Message.client_msg_id == bindparam("client_msg_id")
+)
+
+
 async def find_by_client_msg_id(conn: AsyncConnection, author_id: int, client_msg_id: str) -> StoredMessage | None:
     row = (
-        await conn.execute(
-            select(*COLUMNS).where(Message.author_id == author_id, Message.client_msg_id == client_msg_id)
-        )
+        await conn.execute(_BY_CLIENT_MSG_ID, {"author_id": author_id, "client_msg_id": client_msg_id})
     ).one_or_none()
     return None if row is None else stored_message(row)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, case, insert, select, update
+from sqlalchemy import Select, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +20,7 @@ from storage.folders import folder_filter, unread_count
 from storage.models import Firm, Participant, Thread, ThreadLabel
 from storage.reminder_models import ReplyReminder
 from storage.rows import AnyRow
-from storage.viewer import Viewer, thread_visible
+from storage.viewer import Viewer, thread_visible, thread_visible_bound, visibility_kind, visibility_params
 
 _COLUMNS = (
     Thread.id,
@@ -121,43 +122,55 @@ async def add_participants(conn: AsyncConnection, thread_id: int, user_ids: list
 
 async def visible_thread_facts(conn: AsyncConnection, viewer: Viewer, thread_id: int) -> ThreadFacts:
     """The thread's audience facts, or NotFound when it does not exist or the viewer may not see it."""
-    found = await _facts(conn, (Thread.id == thread_id) & thread_visible(viewer))
+    # Every send starts here: the statement is built once per kind of viewer, its values bound.
+    statement = _visible_facts_statement(visibility_kind(viewer))
+    found = await _facts(conn, statement, {"thread_id": thread_id, **visibility_params(viewer)})
     if not found:
         raise NotFound(f"thread {thread_id}")
     return found[0]
 
 
 async def facts_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadFacts]:
-    return {facts.id: facts for facts in await _facts(conn, Thread.id.in_(thread_ids))}
-
-
-async def _facts(conn: AsyncConnection, where: ColumnElement[bool]) -> list[ThreadFacts]:
-    rows = list(
-        await conn.execute(
-            select(
-                Thread.id,
-                Thread.firm_id,
-                Thread.client_account_id,
-                Thread.assignee_id,
-                Thread.state,
-                Thread.snoozed,
-                Firm.staff_see_all_threads,
-                Firm.read_receipts_to_clients,
-                BusinessHours.auto_reply.is_not(None).label("auto_reply"),
-                ReplyReminder.enabled.label("reminders"),
-            )
-            .join(Firm, Firm.id == Thread.firm_id)
-            .outerjoin(BusinessHours, BusinessHours.firm_id == Thread.firm_id)
-            .outerjoin(ReplyReminder, ReplyReminder.thread_id == Thread.id)
-            .where(where)
-        )
+    found = await _facts(
+        conn, _FACTS.where(Thread.id.in_(bindparam("thread_ids", expanding=True))), {"thread_ids": thread_ids}
     )
+    return {facts.id: facts for facts in found}
+
+
+_FACTS = (
+    select(
+        Thread.id,
+        Thread.firm_id,
+        Thread.client_account_id,
+        Thread.assignee_id,
+        Thread.state,
+        Thread.snoozed,
+        Firm.staff_see_all_threads,
+        Firm.read_receipts_to_clients,
+        BusinessHours.auto_reply.is_not(None).label("auto_reply"),
+        ReplyReminder.enabled.label("reminders"),
+    )
+    .join(Firm, Firm.id == Thread.firm_id)
+    .outerjoin(BusinessHours, BusinessHours.firm_id == Thread.firm_id)
+    .outerjoin(ReplyReminder, ReplyReminder.thread_id == Thread.id)
+)
+_MEMBERS = select(Participant.thread_id, Participant.user_id).where(
+    Participant.thread_id.in_(bindparam("thread_ids", expanding=True))
+)
+
+
+@functools.cache
+def _visible_facts_statement(kind: str) -> Select[*tuple[Any, ...]]:
+    return _FACTS.where(Thread.id == bindparam("thread_id"), thread_visible_bound(kind))
+
+
+async def _facts(
+    conn: AsyncConnection, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> list[ThreadFacts]:
+    rows = list(await conn.execute(statement, params))
     members: dict[int, list[int]] = {row.id: [] for row in rows}
     if members:
-        pairs = await conn.execute(
-            select(Participant.thread_id, Participant.user_id).where(Participant.thread_id.in_(list(members)))
-        )
-        for thread_id, user_id in pairs:
+        for thread_id, user_id in await conn.execute(_MEMBERS, {"thread_ids": list(members)}):
             members[thread_id].append(user_id)
     return [
         ThreadFacts(
@@ -187,10 +200,19 @@ async def lock_for_new_message(conn: AsyncConnection, thread_id: int) -> None:
 async def touch_thread(
     conn: AsyncConnection, thread_id: int, message_id: int, now: datetime, *, seen_by_clients: bool
 ) -> None:
-    values: dict[str, object] = {"last_message_id": message_id, "last_activity_at": now}
-    if seen_by_clients:
-        values |= {"client_last_message_id": message_id, "client_last_activity_at": now}
-    await conn.execute(update(Thread).where(Thread.id == thread_id).values(**values))
+    statement = _TOUCH_SEEN_BY_CLIENTS if seen_by_clients else _TOUCH
+    await conn.execute(statement, {"thread_id": thread_id, "message_id": message_id, "now": now})
+
+
+# Built once (every send runs them): building a statement costs more CPU than running it.
+_TOUCH = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"))
+    .values(last_message_id=bindparam("message_id"), last_activity_at=bindparam("now"))
+)
+_TOUCH_SEEN_BY_CLIENTS = _TOUCH.values(
+    client_last_message_id=bindparam("message_id"), client_last_activity_at=bindparam("now")
+)
 
 
 async def mark_read(conn: AsyncConnection, thread_id: int, user_id: int, message_id: int, now: datetime) -> int | None:
@@ -227,20 +249,30 @@ async def advance_read_marker(
 ) -> None:
     """Join the user to the thread if needed and move their read marker up to ``message_id``, in
     one statement (the hot path of every send: authors have read what they write)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(
+        _advance_read_marker(conn.dialect.name),
+        {"thread_id": thread_id, "user_id": user_id, "message_id": message_id, "now": now},
+    )
+
+
+@functools.cache
+def _advance_read_marker(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(Participant).values(
-        thread_id=thread_id, user_id=user_id, last_read_message_id=message_id, notify=True, joined_at=now
+        thread_id=bindparam("thread_id"),
+        user_id=bindparam("user_id"),
+        last_read_message_id=bindparam("message_id"),
+        notify=True,
+        joined_at=bindparam("now"),
     )
     newer = statement.excluded.last_read_message_id
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Participant.thread_id, Participant.user_id],
-            set_={
-                "last_read_message_id": case(
-                    (Participant.last_read_message_id < newer, newer), else_=Participant.last_read_message_id
-                )
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[Participant.thread_id, Participant.user_id],
+        set_={
+            "last_read_message_id": case(
+                (Participant.last_read_message_id < newer, newer), else_=Participant.last_read_message_id
+            )
+        },
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, false, or_
 
 from protocol.values import BotScope, MessageKind, Role
 from storage.models import Message, Participant, Thread
@@ -41,14 +42,49 @@ class Viewer:
 
 def thread_visible(viewer: Viewer) -> ColumnElement[bool]:
     """Whether ``Thread`` (in the enclosing query) is visible to the viewer."""
-    in_firm = Thread.firm_id == viewer.firm_id
+    return _thread_rule(visibility_kind(viewer), viewer.firm_id, viewer.user_id, viewer.client_account_id)
+
+
+def visibility_kind(viewer: Viewer) -> str:
+    """Which form the viewer's ``thread_visible`` takes (a statement built once per form)."""
     if viewer.sees_all_firm_threads:
-        return in_firm
-    member = exists().where(Participant.thread_id == Thread.id, Participant.user_id == viewer.user_id)
+        return "firm"
     if viewer.is_client:
-        own_account = Thread.client_account_id == viewer.client_account_id if viewer.client_account_id else false()
-        return and_(in_firm, or_(own_account, member))
-    return and_(in_firm, or_(member, Thread.assignee_id == viewer.user_id))
+        return "account" if viewer.client_account_id else "client"
+    return "member"
+
+
+def thread_visible_bound(kind: str) -> ColumnElement[bool]:
+    """``thread_visible`` for any viewer of that kind, with ``visibility_params`` bound at execution:
+    for statements built once (the hot path's)."""
+    return _thread_rule(
+        kind, bindparam("viewer_firm_id"), bindparam("viewer_user_id"), bindparam("viewer_client_account_id")
+    )
+
+
+def visibility_params(viewer: Viewer) -> dict[str, Any]:
+    return {
+        "viewer_firm_id": viewer.firm_id,
+        "viewer_user_id": viewer.user_id,
+        "viewer_client_account_id": viewer.client_account_id,
+    }
+
+
+def _thread_rule(
+    kind: str,
+    firm_id: int | BindParameter[Any],
+    user_id: int | BindParameter[Any],
+    account: int | BindParameter[Any] | None,
+) -> ColumnElement[bool]:
+    in_firm = Thread.firm_id == firm_id
+    if kind == "firm":
+        return in_firm
+    member = exists().where(Participant.thread_id == Thread.id, Participant.user_id == user_id)
+    if kind == "account":
+        return and_(in_firm, or_(Thread.client_account_id == account, member))
+    if kind == "client":
+        return and_(in_firm, or_(false(), member))
+    return and_(in_firm, or_(member, Thread.assignee_id == user_id))
 
 
 def message_visible(viewer: Viewer) -> ColumnElement[bool]:

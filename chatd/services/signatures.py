@@ -18,7 +18,6 @@ from chatd.services.templates import STAFF_ROLES
 from protocol.values import MessageKind, Role
 from storage import Database
 from storage import signatures as store
-from storage import templates as template_store
 from storage.directory import Account
 
 DEFAULT_TEMPLATE = "{{ staff.signature }}\n\n{{ firm.signature }}"
@@ -73,15 +72,12 @@ class Signatures:
         """The Markdown signature appended to the account's messages ("" for none, and for non-staff)."""
         if account.user.role not in STAFF_ROLES:
             return ""
-        found = await store.firm_signature(conn, account.user.firm_id)
+        parts = await store.signature_parts(conn, account.user.firm_id, account.user.id)
+        found = parts.firm_signature
         now = self._clock.now()
         context = {
-            "staff": {
-                "name": account.user.name,
-                "email": account.user.email,
-                "signature": await store.staff_signature(conn, account.user.id),
-            },
-            "firm": {"name": await template_store.firm_name(conn, account.user.firm_id), "signature": found.signature},
+            "staff": {"name": account.user.name, "email": account.user.email, "signature": parts.staff_signature},
+            "firm": {"name": parts.firm_name, "signature": found.signature},
             "today": now.date(),
             "now": now,
         }
