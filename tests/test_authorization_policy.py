@@ -8,8 +8,10 @@ or route without a policy entry fails ``test_the_policy_names_every_op_and_route
   and the same bytes (with the id swapped), so a probe learns nothing;
 - within the firm, a role the table does not allow is refused the same way (``not_found``, or the
   table's code for actions that name no object), and nothing changes;
-- a role the table allows gets a 2xx answer for what only reads (writes are left to the features'
-  own tests: they would change the objects the next rows look at);
+- every object is a real one of its firm (a thread, a task, a recurring message, a bulk send, a
+  client event, a rule and its draft, a failed delivery…): a refusal is compared with a missing id
+  for an object that exists;
+- a role the table allows gets a 2xx answer for what only reads;
 - anonymous and deactivated callers get 401 on every endpoint but the public ones, and 403 at the
   WebSocket handshake.
 """
@@ -22,7 +24,7 @@ import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,8 +37,11 @@ from starlette.routing import Route
 from chatd.app import create_app
 from chatd.config import Settings
 from chatd.services.context import Services
+from chatd.services.notifications import PUSH_KIND
 from protocol.frames import ClientFrame
-from protocol.values import Role
+from protocol.values import Role, User
+from storage import due as due_store
+from storage import genmail as genmail_store
 from tests.conftest import Connect, new_id
 from tests.support import ChatdProcess, Firm, WsClient, new_firm
 
@@ -206,7 +211,7 @@ POLICY: dict[str, Rule] = {
             "body": "probe",
         },
     ),
-    # No bulk send is made for the probes: this row compares missing ids.
+    # A bulk send is its requester's (a staff member none of the roles is).
     "ws bulk.get": Rule("bulk", frozenset(), lambda o: {"bulk_id": o["bulk"]}, reads=True),
     # Automation (docs/scheduler.md): staff and bots; owners set the business hours.
     "ws business_hours": Rule(None, STAFF_AND_BOT, reads=True, gated=NOT_FOR_CLIENTS),
@@ -223,13 +228,12 @@ POLICY: dict[str, Rule] = {
         "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"], "enabled": False}, gated=NOT_FOR_CLIENTS
     ),
     "ws reminders.resend": Rule("thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, gated=NOT_FOR_CLIENTS),
-    # The automatic-emails queue over the WebSocket, as over HTTP below: no rule or draft is made
-    # for the probes, so the rows naming one compare missing ids.
+    # The automatic-emails queue over the WebSocket, as over HTTP below: the firm's staff work it.
     "ws automatic_emails.rules": Rule(None, STAFF, reads=True),
     "ws automatic_emails.drafts": Rule(None, STAFF, reads=True),
-    "ws automatic_emails.edit": Rule("email_draft", frozenset(), lambda o: {"draft_id": o["email_draft"], "body": "x"}),
-    "ws automatic_emails.send": Rule("email_draft", frozenset(), lambda o: {"draft_id": o["email_draft"]}),
-    "ws automatic_emails.send_all": Rule("rule", frozenset(), lambda o: {"rule_id": o["rule"]}),
+    "ws automatic_emails.edit": Rule("email_draft", STAFF, lambda o: {"draft_id": o["email_draft"], "body": "x"}),
+    "ws automatic_emails.send": Rule("email_draft", STAFF, lambda o: {"draft_id": o["email_draft"]}),
+    "ws automatic_emails.send_all": Rule("rule", STAFF, lambda o: {"rule_id": o["rule"]}),
     "ws recurring.create": Rule(
         "thread",
         STAFF_AND_BOT,
@@ -239,12 +243,12 @@ POLICY: dict[str, Rule] = {
     "ws recurring.list": Rule(
         "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, reads=True, gated=NOT_FOR_CLIENTS
     ),
-    # No recurring message is made for the probes: these rows compare missing ids.
+    # Its author, owners and managers change a recurring message.
     "ws recurring.update": Rule(
-        "recurring", frozenset(), lambda o: {"recurring_id": o["recurring"], "paused": True}, gated=NOT_FOR_CLIENTS
+        "recurring", MANAGERS, lambda o: {"recurring_id": o["recurring"], "paused": True}, gated=NOT_FOR_CLIENTS
     ),
     "ws recurring.cancel": Rule(
-        "recurring", frozenset(), lambda o: {"recurring_id": o["recurring"]}, gated=NOT_FOR_CLIENTS
+        "recurring", MANAGERS, lambda o: {"recurring_id": o["recurring"]}, gated=NOT_FOR_CLIENTS
     ),
 }
 
@@ -382,8 +386,7 @@ POLICY.update(
         "DELETE /api/push/subscriptions": Rule(None, EVERYONE, _body({})),
         "PATCH /api/notifications/settings": Rule(None, EVERYONE, _body({})),
         "GET /api/deliveries": Rule(None, STAFF, reads=True),
-        # No delivery of either firm has failed: this row compares two missing ids.
-        "POST /api/deliveries/{delivery_id:int}/retry": Rule("delivery", frozenset()),
+        "POST /api/deliveries/{delivery_id:int}/retry": Rule("delivery", STAFF),
         "GET /api/me/signature": _same_as("signature.get"),
         "PUT /api/me/signature": Rule(None, STAFF, _body({"signature": "probe"})),
         "GET /api/firm/signature": Rule(None, OWNER, reads=True),
@@ -412,12 +415,12 @@ POLICY.update(
         "PATCH /api/recurring/{recurring_id:int}": _same_as("recurring.update", build=_body({"paused": True})),
         "DELETE /api/recurring/{recurring_id:int}": _same_as("recurring.cancel", build=NO_BODY),
         # Generated emails (docs/generated_emails.md): staff use them, owners and managers set the
-        # rules. No event, rule or draft is made for the probes: those rows compare missing ids.
+        # rules.
         "GET /api/client-events": Rule(None, STAFF, reads=True),
         "POST /api/client-events": Rule(
             "client_account",
             STAFF,
-            _json(lambda o: {"client_account_id": o["client_account"], "kind": "probe", "date": "2026-01-01"}),
+            _json(lambda o: {"client_account_id": o["client_account"], "kind": "arrival", "date": "2031-01-01"}),
             gated=_gate("not_found", "bot"),
         ),
         "POST /api/client-events/import": Rule(
@@ -429,7 +432,7 @@ POLICY.update(
         "POST /api/client-events/kinds": Rule(
             None, MANAGERS, _body({"name": "probe", "label": "Probe"}), gated=_gate("forbidden", "staff")
         ),
-        "DELETE /api/client-events/{event_id:int}": Rule("client_event", frozenset()),
+        "DELETE /api/client-events/{event_id:int}": Rule("client_event", STAFF),
         "GET /api/automatic-emails/rules": Rule(None, STAFF, reads=True),
         "POST /api/automatic-emails/rules": Rule(
             None,
@@ -438,17 +441,17 @@ POLICY.update(
             gated=_gate("forbidden", "staff"),
         ),
         "PATCH /api/automatic-emails/rules/{rule_id:int}": Rule(
-            "rule", frozenset(), _body({"active": False}), gated=_gate("forbidden", "staff")
+            "rule", MANAGERS, _body({"active": False}), gated=_gate("forbidden", "staff")
         ),
-        "POST /api/automatic-emails/rules/{rule_id:int}/send-all": Rule("rule", frozenset()),
+        "POST /api/automatic-emails/rules/{rule_id:int}/send-all": Rule("rule", STAFF),
         "GET /api/automatic-emails/settings": Rule(None, STAFF, reads=True),
         "PATCH /api/automatic-emails/settings": Rule(
             None, MANAGERS, _body({"run_hour": 7}), gated=_gate("forbidden", "staff")
         ),
         "GET /api/automatic-emails/drafts": Rule(None, STAFF, reads=True),
-        "GET /api/automatic-emails/drafts/{draft_id:int}": Rule("email_draft", frozenset(), reads=True),
-        "PATCH /api/automatic-emails/drafts/{draft_id:int}": Rule("email_draft", frozenset(), _body({"body": "x"})),
-        "POST /api/automatic-emails/drafts/{draft_id:int}/send": Rule("email_draft", frozenset(), _body({})),
+        "GET /api/automatic-emails/drafts/{draft_id:int}": Rule("email_draft", STAFF, reads=True),
+        "PATCH /api/automatic-emails/drafts/{draft_id:int}": Rule("email_draft", STAFF, _body({"body": "x"})),
+        "POST /api/automatic-emails/drafts/{draft_id:int}/send": Rule("email_draft", STAFF, _body({})),
     }
 )
 PATH_IDS = {
@@ -505,12 +508,12 @@ class World:
     # Object ids of the firm the roles belong to ("same"), and of the other firm ("other").
     same: Ids
     other: Ids
+    # Fresh objects of the roles' firm, for a write that changes them.
+    fresh: Callable[[], Awaitable[Ids]]
 
 
-async def _objects(
-    firm: Firm, server: ChatdProcess, connect: Callable[[str], Awaitable[WsClient]]
-) -> tuple[Ids, dict[str, str]]:
-    """A firm with one of each role and one of each object; returns the objects' ids and the roles' tokens."""
+async def _people(firm: Firm) -> tuple[dict[str, User], dict[str, str]]:
+    """One of each role of a firm, with a token each."""
     users = {
         "owner": await firm.user(Role.OWNER),
         "manager": await firm.user(Role.MANAGER),
@@ -519,10 +522,15 @@ async def _objects(
         "client2": await firm.user(Role.CLIENT),
         "bot": await firm.user(Role.BOT),
         "author": await firm.user(Role.STAFF),
-        "target": await firm.user(Role.STAFF),
     }
-    tokens = {name: await firm.token(user) for name, user in users.items()}
-    author = await connect(tokens["author"])
+    return users, {name: await firm.token(user) for name, user in users.items()}
+
+
+async def _objects(firm: Firm, users: dict[str, User], tokens: dict[str, str], server: ChatdProcess) -> Ids:
+    """One of each object in the firm, made by "author" (a staff member none of the roles is) or by
+    the owner; the bot joins the thread. Called again for fresh objects an allowed write may change."""
+    target = await firm.user(Role.STAFF)
+    author = await WsClient.connect(server.ws_url, tokens["author"])
     opened = await author.ok(
         "thread.create",
         subject="Policy",
@@ -531,24 +539,24 @@ async def _objects(
         client_account_id=users["client"].client_account_id,
     )
     thread, message = opened["thread"]["id"], opened["message"]["id"]
+    client_account = users["client"].client_account_id or 0
     ids: Ids = {
         "thread": thread,
         "message": message,
-        "client_account": users["client"].client_account_id or 0,
+        "client_account": client_account,
         "author": users["author"].id,
-        "user": users["target"].id,
+        "user": target.id,
         "bot": users["bot"].id,
-        # Objects the probes do not make: their rows compare two missing ids.
-        "delivery": MISSING - 1,
-        "client_event": MISSING - 2,
-        "rule": MISSING - 3,
-        "email_draft": MISSING - 4,
-        "bulk": MISSING - 5,
-        "recurring": MISSING - 6,
     }
     ids["task"] = (await author.ok("task.create", message_id=message, assignee_id=users["author"].id))["task"]["id"]
     scheduled = await author.ok("send", thread_id=thread, body="later", client_msg_id=new_id(), send_at=_later())
     ids["scheduled"] = scheduled["scheduled"]["id"]
+    recurring = await author.ok("recurring.create", thread_id=thread, body="weekly", rule="0 9 * * mon")
+    ids["recurring"] = recurring["recurring"]["id"]
+    bulk = await author.ok(
+        "bulk.send", key=new_id(), client_account_ids=[client_account], subject="Bulk", body="To all"
+    )
+    ids["bulk"] = bulk["bulk"]["id"]
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         as_author = {"Authorization": f"Bearer {tokens['author']}"}
         as_owner = {"Authorization": f"Bearer {tokens['owner']}"}
@@ -563,28 +571,82 @@ async def _objects(
         assert joined.status_code < 300, joined.text
         ids["bot_token"] = (await http.post(f"/api/bots/{ids['bot']}/tokens", headers=as_owner, json={})).json()["id"]
         ids["token"] = (await http.post("/api/tokens", headers=as_author, json={})).json()["id"]
-    return ids, tokens
+        event = await http.post(
+            "/api/client-events",
+            headers=as_author,
+            json={"client_account_id": client_account, "kind": "arrival", "date": "2030-01-01", "reference": new_id()},
+        )
+        ids["client_event"] = event.json()["event"]["id"]
+        rule = await http.post(
+            "/api/automatic-emails/rules",
+            headers=as_owner,
+            json={"name": "Welcome", "event_kind": "arrival", "days": -1, "template_id": ids["template"]},
+        )
+        assert rule.status_code == 201, rule.text
+        ids["rule"] = rule.json()["rule"]["id"]
+    ids["email_draft"] = await _draft(firm, ids)
+    ids["delivery"] = await _failed_delivery(firm)
+    await author.close()
+    return ids
+
+
+async def _draft(firm: Firm, ids: Ids) -> int:
+    """A pending draft of the rule for the event, as the daily job makes them (the job runs on the
+    firm's clock; the storage verb it uses is called directly instead)."""
+    services = firm.services
+    now = services.clock.now()
+    async with services.db.write() as conn:
+        events = await genmail_store.list_events(
+            conn, firm.id, client_account_id=None, kind=None, after=None, limit=500
+        )
+        (event,) = [e for e in events if e.id == ids["client_event"]]
+        # False when the daily job, armed by the rule, made it first: either way the rule has one.
+        await genmail_store.insert_draft(
+            conn,
+            firm.id,
+            rule_id=ids["rule"],
+            event=event,
+            for_date=date(2029, 12, 31),
+            subject="Welcome",
+            body="Hello",
+            unknown=[],
+            now=now,
+        )
+        drafts = await genmail_store.list_drafts(conn, firm.id, rule_id=ids["rule"], state="pending", limit=500)
+    return max(d.id for d in drafts)
+
+
+async def _failed_delivery(firm: Firm) -> int:
+    """A delivery of the firm that failed for good (a web push to a subscription gone meanwhile:
+    retried, it is done at once)."""
+    services = firm.services
+    now = services.clock.now()
+    async with services.db.write() as conn:
+        item = await due_store.schedule(
+            conn, kind=PUSH_KIND, due_at=now + timedelta(days=1), now=now, firm_id=firm.id, ref_id=MISSING
+        )
+        await due_store.record_failure(conn, item, "probe: gone", retry_at=None, now=now)
+    return item.id
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def world(services: Services, server: ChatdProcess) -> AsyncIterator[World]:
-    """Made once for the module: the rows only ever run what must be refused, and the reads and
-    object-free writes (a new bot, a template) of the roles allowed them."""
-    opened: list[WsClient] = []
-
-    async def connect(token: str) -> WsClient:
-        opened.append(await WsClient.connect(server.ws_url, token))
-        return opened[-1]
-
+    """Made once for the module: the rows run what must be refused on these objects, and what is
+    allowed on fresh ones."""
     firm = await new_firm(services, "Policy firm")
     other = await new_firm(services, "Other policy firm")
-    same, tokens = await _objects(firm, server, connect)
-    other_ids, other_tokens = await _objects(other, server, connect)
+    users, tokens = await _people(firm)
+    other_users, other_tokens = await _people(other)
+    same = await _objects(firm, users, tokens, server)
+    other_ids = await _objects(other, other_users, other_tokens, server)
     tokens["other_staff"], tokens["other_client"] = other_tokens["staff"], other_tokens["client"]
-    principals = {role: Principal(role, tokens[role], await connect(tokens[role])) for role in ROLES}
-    yield World(principals, same, other_ids)
-    for client in opened:
-        await client.close()
+    principals = {
+        role: Principal(role, tokens[role], await WsClient.connect(server.ws_url, tokens[role])) for role in ROLES
+    }
+    yield World(principals, same, other_ids, lambda: _objects(firm, users, tokens, server))
+    for principal in principals.values():
+        assert principal.ws is not None
+        await principal.ws.close()
 
 
 @dataclass(frozen=True)
