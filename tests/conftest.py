@@ -12,7 +12,13 @@ import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role, User
+from tests.mail import MailServer
+from tests.receiver import Receiver
 from tests.support import JSON, ChatdProcess, Firm, RedisServer, WsClient, new_firm, seeder, stop_postgres_cluster
+from tests.timing import TestClock
+
+PUBLIC_URL = "https://chat.cabinet.test"
+MAIL_FROM = "Cabinet <noreply@cabinet.test>"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,13 +31,59 @@ def _postgres_cluster() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatdProcess]:
     """One chatd for the test module, on the embedded default (SQLite file, in-process broker)."""
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"))
+    yield from _running(ChatdProcess(tmp_path_factory.mktemp("chatd")))
+
+
+def _running(process: ChatdProcess) -> Iterator[ChatdProcess]:
     process.start()
     yield process
     process.stop()
     # Bad input must be answered, never crash a handler: the log holds no error or traceback.
     problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
     assert problems == [], problems
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
+    """The injectable clock of the module's chatd (``chatd_server``): tests move it forward."""
+    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) whose received emails the tests read."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[Receiver]:
+    """A local HTTP server standing in for the SMS provider, recording its requests."""
+    provider = Receiver()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+def chatd_server(*, with_mail: bool = False, with_sms: bool = False, env: dict[str, str] | None = None) -> Any:
+    """A module's ``server`` fixture (``server = chatd_server(...)``): a chatd on the module's
+    ``clock``, with links to ``PUBLIC_URL``, sending email to the module's ``mail`` server and SMS
+    to its ``sms`` provider when asked, and ``env`` on top. Its log must hold no error."""
+
+    @pytest.fixture(scope="module", name="server")
+    def timed_server(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, clock: TestClock
+    ) -> Iterator[ChatdProcess]:
+        full = {**clock.env, "CHATD_PUBLIC_URL": PUBLIC_URL}
+        if with_mail:
+            full |= {"CHATD_SMTP_URL": request.getfixturevalue("mail").url, "CHATD_MAIL_FROM": MAIL_FROM}
+        if with_sms:
+            full |= {"CHATD_SMS_URL": request.getfixturevalue("sms").url, "CHATD_SMS_FROM": "Cabinet"}
+        yield from _running(ChatdProcess(tmp_path_factory.mktemp("chatd"), env={**full, **(env or {})}))
+
+    return timed_server
 
 
 @pytest.fixture(scope="module")

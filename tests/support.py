@@ -416,3 +416,17 @@ def _dig(data: dict[str, Any], dotted: str) -> Any:
 
 async def http(base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=10)
+
+
+def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
+    """An HTTP client of the server's API, signed in with ``token``."""
+    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+async def deliveries(server: ChatdProcess, token: str, state: str, kind: str = "") -> list[dict[str, Any]]:
+    """``GET /api/deliveries`` in that state, of the kinds starting with ``kind`` (all by default)."""
+    async with api(server, token) as client:
+        answer = await client.get("/api/deliveries", params={"state": state})
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["deliveries"]
+        return [d for d in found if d["kind"].startswith(kind)]

@@ -3,19 +3,15 @@ closed gets the automatic reply once per thread and closed period; "next busines
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
-import pytest_asyncio
 
-from chatd.services.context import Services
 from protocol.values import Role
-from tests.conftest import Cast, Connect, make_cast, new_id, open_thread
-from tests.support import ChatdProcess, WsClient, seeder
+from tests.conftest import Cast, Connect, chatd_server, new_id, open_thread
+from tests.support import ChatdProcess, WsClient
 from tests.timing import TestClock
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -24,30 +20,7 @@ WEEK = {day: WORKDAY for day in ("mon", "tue", "wed", "thu", "fri")}
 AUTO_REPLY = "We are closed. We answer from **9:00**."
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock) -> Iterator[ChatdProcess]:
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=clock.env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
+server = chatd_server()
 
 
 async def owner_of(cast: Cast, connect: Connect) -> WsClient:

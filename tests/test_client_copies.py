@@ -7,83 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-import pytest_asyncio
-
-from chatd.services.context import Services
-from tests.conftest import Cast, Connect, make_cast, new_id, open_thread, own_chatd
+from tests.conftest import Cast, Connect, chatd_server, new_id, open_thread, own_chatd
 from tests.mail import MailServer
 from tests.receiver import Receiver
-from tests.support import ChatdProcess, WsClient, free_port, seeder
+from tests.support import ChatdProcess, WsClient, api, deliveries, free_port
 from tests.timing import TestClock, iso
 
-
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[MailServer]:
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[Receiver]:
-    provider = Receiver()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, clock: TestClock, mail: MailServer, sms: Receiver
-) -> Iterator[ChatdProcess]:
-    env = {
-        **clock.env,
-        "CHATD_SMTP_URL": mail.url,
-        "CHATD_MAIL_FROM": "Cabinet <noreply@cabinet.test>",
-        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
-        "CHATD_SMS_URL": sms.url,
-        "CHATD_SMS_FROM": "Cabinet",
-    }
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
-
-
-def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-async def copies(server: ChatdProcess, token: str, state: str) -> list[dict[str, Any]]:
-    async with api(server, token) as http:
-        found: list[dict[str, Any]] = (await http.get("/api/deliveries", params={"state": state})).json()["deliveries"]
-        return [d for d in found if d["kind"].startswith("copy.")]
+server = chatd_server(with_mail=True, with_sms=True)
 
 
 async def set_phone(server: ChatdProcess, token: str, phone: str) -> None:
@@ -263,7 +197,10 @@ async def test_a_failed_sms_copy_is_retried_and_shown_meanwhile(
     await staff.ok("send", thread_id=thread_id, body="Call me", client_msg_id=new_id(), copy_to=["sms"])
     await asyncio.to_thread(sms.wait_for, seen + 1)
     for _ in range(50):
-        if any("503" in (d["last_error"] or "") for d in await copies(server, cast.token(cast.staff), "pending")):
+        if any(
+            "503" in (d["last_error"] or "")
+            for d in await deliveries(server, cast.token(cast.staff), "pending", "copy.")
+        ):
             break
         await asyncio.sleep(0.1)
     else:
@@ -282,7 +219,7 @@ async def test_an_unreachable_smtp_server_leaves_copies_pending_and_the_server_w
             await staff.ok("send", thread_id=thread_id, body="Copy me", client_msg_id=new_id(), copy_to=["email"])
             pending: list[dict[str, Any]] = []
             for _ in range(300):
-                pending = await copies(process, cast.token(cast.staff), "pending")
+                pending = await deliveries(process, cast.token(cast.staff), "pending", "copy.")
                 if pending and pending[0]["last_error"]:
                     break
                 await asyncio.sleep(0.1)

@@ -6,49 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role, User
-from tests.conftest import Cast, Connect, make_cast, open_thread
-from tests.support import ChatdProcess, seeder
+from tests.conftest import Cast, Connect, chatd_server, make_cast, open_thread
+from tests.support import ChatdProcess, api, seeder
 from tests.timing import TestClock
 
 ZONE = "Europe/Paris"
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock) -> Iterator[ChatdProcess]:
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=clock.env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
+server = chatd_server()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -63,10 +38,6 @@ async def set_firm_zone(server: ChatdProcess, cast: Cast) -> None:
     async with api(server, await cast.firm.token(owner)) as http:
         answer = await http.patch("/api/automatic-emails/settings", json={"time_zone": ZONE})
         assert answer.status_code == 200, answer.text
-
-
-def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def today(clock: TestClock) -> date:

@@ -6,86 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
-import pytest
-import pytest_asyncio
-
-from chatd.services.context import Services
-from tests.conftest import Cast, Connect, make_cast, new_id, open_thread
+from tests.conftest import Cast, Connect, chatd_server, new_id, open_thread
 from tests.mail import MailServer
 from tests.receiver import Receiver
-from tests.support import ChatdProcess, seeder
+from tests.support import ChatdProcess, api, deliveries
 from tests.timing import TestClock
 
 WINDOW_S = 120
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[MailServer]:
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[Receiver]:
-    provider = Receiver()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, clock: TestClock, mail: MailServer, sms: Receiver
-) -> Iterator[ChatdProcess]:
-    env = {
-        **clock.env,
-        "CHATD_SMTP_URL": mail.url,
-        "CHATD_MAIL_FROM": "Cabinet <noreply@cabinet.test>",
-        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
-        "CHATD_SMS_URL": sms.url,
-        "CHATD_SMS_TOKEN": "sms-secret",
-        "CHATD_SMS_FROM": "Cabinet",
-    }
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
-
-
-def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-async def deliveries(server: ChatdProcess, token: str, state: str) -> list[dict[str, Any]]:
-    async with api(server, token) as http:
-        answer = await http.get("/api/deliveries", params={"state": state})
-        assert answer.status_code == 200, answer.text
-        found: list[dict[str, Any]] = answer.json()["deliveries"]
-        return found
+server = chatd_server(with_mail=True, with_sms=True, env={"CHATD_SMS_TOKEN": "sms-secret"})
 
 
 async def test_an_offline_client_gets_one_email_for_what_arrived_in_the_window(

@@ -3,49 +3,24 @@ resume, edit, end date, cancel; bad rules and zones are refused. Time moves with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from chatd.services.context import Services
 from protocol.values import Role
-from tests.conftest import Cast, Connect, make_cast, open_thread
-from tests.support import ChatdProcess, WsClient, seeder
+from tests.conftest import Cast, Connect, chatd_server, make_cast, open_thread
+from tests.support import ChatdProcess, WsClient
 from tests.timing import TestClock
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAYS = "0 9 * * mon"
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock) -> Iterator[ChatdProcess]:
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=clock.env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
+server = chatd_server()
 
 
 def next_monday_nine(clock: TestClock) -> datetime:

@@ -6,61 +6,21 @@ when the thread comes back. Time moves with the offset clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
-import pytest_asyncio
 
 from chatd.services.context import Services
-from tests.conftest import Cast, Connect, make_cast, new_id
+from tests.conftest import Cast, Connect, chatd_server, make_cast, new_id
 from tests.mail import MailServer
-from tests.support import ChatdProcess, WsClient, seeder
+from tests.support import ChatdProcess, WsClient
 from tests.timing import TestClock
 
 DAY = 86400.0
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[MailServer]:
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock, mail: MailServer) -> Iterator[ChatdProcess]:
-    env = {
-        **clock.env,
-        "CHATD_SMTP_URL": mail.url,
-        "CHATD_MAIL_FROM": "Cabinet <noreply@cabinet.test>",
-        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
-    }
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
+server = chatd_server(with_mail=True)
 
 
 def reminders_to(mail: MailServer, address: str) -> list[EmailMessage]:

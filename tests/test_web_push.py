@@ -9,22 +9,20 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import http_ece
 import httpx
 import pytest
-import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
-from chatd.services.context import Services
-from tests.conftest import Cast, Connect, make_cast, open_thread
+from tests.conftest import Cast, Connect, chatd_server, open_thread
 from tests.receiver import Receiver
-from tests.support import ChatdProcess, seeder
+from tests.support import ChatdProcess, api, deliveries
 from tests.timing import TestClock
 
 
@@ -62,9 +60,7 @@ class Browser:
         return found
 
 
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> TestClock:
-    return TestClock(tmp_path_factory.mktemp("clock") / "offset")
+server = chatd_server(env={"CHATD_PUSH_ALLOW_PRIVATE": "1", "CHATD_VAPID_SUBJECT": "mailto:ops@cabinet.test"})
 
 
 @pytest.fixture(scope="module")
@@ -73,43 +69,6 @@ def push_service() -> Iterator[Receiver]:
     receiver.start()
     yield receiver
     receiver.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: TestClock) -> Iterator[ChatdProcess]:
-    env = {
-        **clock.env,
-        "CHATD_PUSH_ALLOW_PRIVATE": "1",
-        "CHATD_VAPID_SUBJECT": "mailto:ops@cabinet.test",
-        "CHATD_PUBLIC_URL": "https://chat.cabinet.test",
-    }
-    process = ChatdProcess(tmp_path_factory.mktemp("chatd"), env=env)
-    process.start()
-    yield process
-    process.stop()
-    problems = [line for line in process.log().splitlines() if "ERROR" in line or "Traceback" in line]
-    assert problems == [], problems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def services(server: ChatdProcess) -> AsyncIterator[Services]:
-    async with seeder(server.data_dir, server.env) as found:
-        yield found
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cast(services: Services) -> Cast:
-    return await make_cast(services)
-
-
-def api(server: ChatdProcess, token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-async def deliveries(server: ChatdProcess, token: str, state: str) -> list[dict[str, Any]]:
-    async with api(server, token) as http:
-        found: list[dict[str, Any]] = (await http.get("/api/deliveries", params={"state": state})).json()["deliveries"]
-        return [d for d in found if d["kind"] == "notify.push"]
 
 
 async def test_a_notification_reaches_the_browser_signed_and_encrypted_for_it(
@@ -167,7 +126,7 @@ async def test_failed_pushes_are_retried_and_a_forgotten_subscription_is_removed
     await client.ok("send", thread_id=thread_id, body="Can we talk?", client_msg_id="q-1")
     await asyncio.to_thread(push_service.wait_for, seen + 1)  # refused
     for _ in range(50):
-        pending = await deliveries(server, cast.token(cast.staff), "pending")
+        pending = await deliveries(server, cast.token(cast.staff), "pending", "notify.push")
         if any("503" in (d["last_error"] or "") for d in pending):
             break
         await asyncio.sleep(0.1)
@@ -182,7 +141,7 @@ async def test_failed_pushes_are_retried_and_a_forgotten_subscription_is_removed
     await client.ok("send", thread_id=thread_id, body="Hello?", client_msg_id="q-2")
     await asyncio.to_thread(push_service.wait_for, seen + 3)
     for _ in range(50):
-        failed = await deliveries(server, cast.token(cast.staff), "failed")
+        failed = await deliveries(server, cast.token(cast.staff), "failed", "notify.push")
         if any("410" in (d["last_error"] or "") for d in failed):
             break
         await asyncio.sleep(0.1)
