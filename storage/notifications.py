@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -205,8 +206,13 @@ async def get_settings(conn: AsyncConnection, user_id: int) -> Settings:
     return Settings(phone=None, channels={}) if row is None else _settings(row)
 
 
+_SETTINGS_FOR = select(*_SETTINGS_COLUMNS).where(
+    NotificationSettings.user_id.in_(bindparam("user_ids", expanding=True))
+)
+
+
 async def settings_for(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Settings]:
-    rows = await conn.execute(select(*_SETTINGS_COLUMNS).where(NotificationSettings.user_id.in_(user_ids)))
+    rows = await conn.execute(_SETTINGS_FOR, {"user_ids": user_ids})
     return {row.user_id: _settings(row) for row in rows}
 
 
@@ -271,32 +277,18 @@ class Recipient:
 async def message_recipients(conn: AsyncConnection, message_id: int) -> tuple[int, str, list[Recipient]]:
     """For a new message: (thread, "author: start of the body", who to tell): the thread's clients (not for a
     note) and its staff participants, active, not the author, not bots."""
-    head = (
-        await conn.execute(
-            select(
-                Message.thread_id,
-                Message.author_id,
-                Message.kind,
-                Message.body,
-                Thread.firm_id,
-                Thread.client_account_id,
-                User.name,
-            )
-            .join(Thread, Thread.id == Message.thread_id)
-            .join(User, User.id == Message.author_id)
-            .where(Message.id == message_id, Message.deleted_at.is_(None))
-        )
-    ).first()
+    head = (await conn.execute(_MESSAGE_HEAD, {"message_id": message_id})).first()
     if head is None:
         return 0, "", []
-    staff = select(Participant.user_id).where(Participant.thread_id == head.thread_id)
-    audience = User.id.in_(staff) & User.role.in_([Role.OWNER.value, Role.MANAGER.value, Role.STAFF.value])
-    if head.kind == "message" and head.client_account_id is not None:
-        audience = audience | ((User.client_account_id == head.client_account_id) & (User.role == Role.CLIENT.value))
+    with_clients = head.kind == "message" and head.client_account_id is not None
     rows = await conn.execute(
-        select(User.id, User.role, User.email, User.name).where(
-            audience, User.active.is_(True), User.id != head.author_id, User.firm_id == head.firm_id
-        )
+        _AUDIENCE_WITH_CLIENTS if with_clients else _STAFF_AUDIENCE,
+        {
+            "thread_id": head.thread_id,
+            "author_id": head.author_id,
+            "firm_id": head.firm_id,
+            "client_account_id": head.client_account_id,
+        },
     )
     recipients = [
         Recipient(user_id=r.id, firm_id=head.firm_id, role=Role(r.role), email=r.email, name=r.name) for r in rows
@@ -304,6 +296,37 @@ async def message_recipients(conn: AsyncConnection, message_id: int) -> tuple[in
     excerpt = " ".join(head.body.split())
     excerpt = excerpt if len(excerpt) <= 140 else excerpt[:139] + "…"
     return head.thread_id, f"{head.name}: {excerpt}", recipients
+
+
+# Built once: the fan-out runs them for every new message.
+_MESSAGE_HEAD = (
+    select(
+        Message.thread_id,
+        Message.author_id,
+        Message.kind,
+        Message.body,
+        Thread.firm_id,
+        Thread.client_account_id,
+        User.name,
+    )
+    .join(Thread, Thread.id == Message.thread_id)
+    .join(User, User.id == Message.author_id)
+    .where(Message.id == bindparam("message_id"), Message.deleted_at.is_(None))
+)
+_STAFF_IN_THREAD = User.id.in_(
+    select(Participant.user_id).where(Participant.thread_id == bindparam("thread_id"))
+) & User.role.in_([Role.OWNER.value, Role.MANAGER.value, Role.STAFF.value])
+_CLIENTS_OF_ACCOUNT = (User.client_account_id == bindparam("client_account_id")) & (User.role == Role.CLIENT.value)
+
+
+def _audience(who: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    return select(User.id, User.role, User.email, User.name).where(
+        who, User.active.is_(True), User.id != bindparam("author_id"), User.firm_id == bindparam("firm_id")
+    )
+
+
+_STAFF_AUDIENCE = _audience(_STAFF_IN_THREAD)
+_AUDIENCE_WITH_CLIENTS = _audience(_STAFF_IN_THREAD | _CLIENTS_OF_ACCOUNT)
 
 
 async def user_contact(conn: AsyncConnection, user_id: int) -> Recipient | None:

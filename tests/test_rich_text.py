@@ -6,7 +6,10 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chatd import richtext
 from tests.conftest import Cast, Connect, new_id, open_thread
 from tests.support import MSGPACK, ChatdProcess
 
@@ -14,6 +17,7 @@ ALLOWED_TAGS = {
     "p", "br", "strong", "em", "s", "del", "ul", "ol", "li", "a", "code", "pre", "blockquote", "hr",
     "h1", "h2", "h3", "h4", "h5", "h6",
 }  # fmt: skip
+PLAIN = richtext.PLAIN_WORDS.pattern
 ALLOWED_ATTRIBUTES = {"href", "title", "start", "target", "rel"}
 
 XSS = [
@@ -169,3 +173,11 @@ async def test_http_send_renders_too(server: ChatdProcess, cast: Cast, connect: 
     html = answer.json()["message"]["html"]
     assert "<em>hi</em>" in html
     assert_safe(html)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("aZé9٣_ ,?.:*#-\n\t'\"<&@1)"), max_size=12) | st.from_regex(PLAIN, fullmatch=True)
+)
+def test_the_plain_words_shortcut_renders_as_markdown_does(source: str) -> None:
+    assert richtext.render(source) == richtext.render_markdown(source)
