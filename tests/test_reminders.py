@@ -135,6 +135,9 @@ async def test_turned_off_they_stop_and_resend_now_sends_one_at_once(
         assert resent.status_code == 200, resent.text
         [reminder] = await wait_for_reminders(mail, cast.client.email, 1)
         assert "Can we meet Tuesday?" in text_of(reminder)
+        # The staff member who set them up (no assignee) is told, even though they are off.
+        told = await staff.event("notification", notification__kind="reminder", timeout=10)
+        assert told["data"]["notification"]["summary"] == "A reply reminder was emailed to the client"
         on = await http.put(f"/api/threads/{thread_id}/reminders", json={"interval_days": 7})
         assert on.status_code == 200, on.text
         assert (on.json()["reminders"]["enabled"], on.json()["reminders"]["count"]) == (True, 1)

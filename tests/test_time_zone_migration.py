@@ -1,46 +1,63 @@
 """Migration 0022: the generated-email settings' own time zone moves to the firm's business hours
-(the one time zone), and recurring messages in their firm's zone follow it from then on."""
+(the one time zone), and recurring messages in their firm's zone follow it from then on. On the
+test database (SQLite, or PostgreSQL with CHATD_TEST_DATABASE=postgresql)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from storage.database import alembic_config
+from tests.support import database_env
 
 BEFORE = "0021_scheduled_copy_to"
-NOW = "2026-11-22 20:00:00"
+NOW = datetime(2026, 11, 22, 20, 0)
 
 
-def upgrade(url: str, revision: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
+async def upgrade(conn: AsyncConnection, revision: str) -> None:
+    def run(sync: sa.Connection) -> None:
         cfg = alembic_config()
-        cfg.attributes["connection"] = conn
+        cfg.attributes["connection"] = sync
         command.upgrade(cfg, revision)
-    engine.dispose()
+
+    await conn.run_sync(run)
 
 
-def test_the_generated_email_zone_moves_to_the_business_hours_and_default_zones_become_the_firms(
+async def test_the_generated_email_zone_moves_to_the_business_hours_and_default_zones_become_the_firms(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'chatd.db'}"
-    upgrade(url, BEFORE)
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
+    url = database_env(tmp_path).get("CHATD_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'chatd.db'}")
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await upgrade(conn, BEFORE)
+    async with engine.begin() as conn:
+        for firm in (1, 2, 3):
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO firms (id, name, staff_see_all_threads, clients_may_start_threads,"
+                    " read_receipts_to_clients, urgent_renotify_minutes, created_at)"
+                    " VALUES (:id, 'Firm', true, true, true, 5, :now)"
+                ),
+                {"id": firm, "now": NOW},
+            )
+        if conn.dialect.name == "postgresql":
+            # Recurring messages without their threads and authors: only the migrated tables matter here.
+            await conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         # Firm 1: business hours in Paris and a generated-email zone of its own (Tokyo): Paris wins.
         # Firm 2: only the generated-email zone (New York): it becomes the firm's.
         # Firm 3: nothing set (UTC).
-        conn.execute(
+        await conn.execute(
             sa.text(
                 "INSERT INTO business_hours (firm_id, time_zone, week, closed_dates, auto_reply, updated_at)"
                 " VALUES (1, 'Europe/Paris', '{}', '[]', NULL, :now)"
             ),
             {"now": NOW},
         )
-        conn.execute(
+        await conn.execute(
             sa.text(
                 "INSERT INTO generated_email_settings (firm_id, time_zone, run_hour, keep_days)"
                 " VALUES (1, 'Asia/Tokyo', 6, 14), (2, 'America/New_York', 7, 10)"
@@ -48,7 +65,7 @@ def test_the_generated_email_zone_moves_to_the_business_hours_and_default_zones_
         )
         rows = [(1, 1, "Europe/Paris"), (2, 1, "Asia/Tokyo"), (3, 2, "UTC"), (4, 3, "UTC"), (5, 3, "Europe/Rome")]
         for id_, firm, zone in rows:
-            conn.execute(
+            await conn.execute(
                 sa.text(
                     "INSERT INTO recurring_messages (id, firm_id, thread_id, author_id, body, rule, time_zone,"
                     " state, sent, created_at, updated_at)"
@@ -56,22 +73,23 @@ def test_the_generated_email_zone_moves_to_the_business_hours_and_default_zones_
                 ),
                 {"id": id_, "firm": firm, "zone": zone, "now": NOW},
             )
-    engine.dispose()
+    async with engine.begin() as conn:
+        await upgrade(conn, "head")
 
-    upgrade(url, "head")
-
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        zones = dict(conn.execute(sa.text("SELECT firm_id, time_zone FROM business_hours ORDER BY firm_id")).all())
-        assert zones == {1: "Europe/Paris", 2: "America/New_York"}
-        week = conn.execute(sa.text("SELECT week, closed_dates, auto_reply FROM business_hours WHERE firm_id = 2"))
-        assert week.one() == ("{}", "[]", None)
-        columns = {c["name"] for c in sa.inspect(conn).get_columns("generated_email_settings")}
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            sa.text("SELECT firm_id, time_zone, week, closed_dates, auto_reply FROM business_hours")
+        )
+        hours = {row.firm_id: (row.time_zone, str(row.week), str(row.closed_dates), row.auto_reply) for row in found}
+        assert hours == {1: ("Europe/Paris", "{}", "[]", None), 2: ("America/New_York", "{}", "[]", None)}
+        columns = await conn.run_sync(
+            lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("generated_email_settings")}
+        )
         assert columns == {"firm_id", "run_hour", "keep_days"}
-        kept = dict(conn.execute(sa.text("SELECT firm_id, run_hour FROM generated_email_settings")).all())
+        kept = dict((await conn.execute(sa.text("SELECT firm_id, run_hour FROM generated_email_settings"))).all())
         assert kept == {1: 6, 2: 7}
-        recurring = dict(conn.execute(sa.text("SELECT id, time_zone FROM recurring_messages ORDER BY id")).all())
+        recurring = dict((await conn.execute(sa.text("SELECT id, time_zone FROM recurring_messages"))).all())
         # Firm 1's Paris rule had the firm's zone: it follows the firm; Tokyo was its own. Firm 2's
         # zone changed with the move: its rule keeps the UTC it fired in. Firm 3's UTC was the default.
         assert recurring == {1: None, 2: "Asia/Tokyo", 3: "UTC", 4: None, 5: "Europe/Rome"}
-    engine.dispose()
+    await engine.dispose()
