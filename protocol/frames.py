@@ -227,8 +227,8 @@ class ScheduledEdit(Request, tag="scheduled.edit"):
     scheduled_id: PositiveId
     body: str | None = None
     send_at: SendAt | None = None
-    # Replaces the copies to the thread's clients (``[]``: none); absent: unchanged.
-    copy_to: CopyChannels | None = None
+    # Replaces the copies to the thread's clients (``[]``: none; null: the author's default when sent).
+    copy_to: CopyChannels | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ScheduledCancel(Request, tag="scheduled.cancel"):

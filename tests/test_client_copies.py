@@ -145,6 +145,11 @@ async def test_a_scheduled_message_without_copy_to_follows_the_default_and_an_em
     at = iso(clock.now() + timedelta(hours=1))
     defaulted = await staff.ok("send", thread_id=thread_id, body="Default copy", client_msg_id=new_id(), send_at=at)
     assert defaulted["scheduled"]["copy_to"] is None
+    scheduled_id = defaulted["scheduled"]["id"]
+    sms_only = await staff.ok("scheduled.edit", scheduled_id=scheduled_id, copy_to=["sms"])
+    assert sms_only["scheduled"]["copy_to"] == ["sms"]
+    back = await staff.ok("scheduled.edit", scheduled_id=scheduled_id, copy_to=None)  # null: the default again
+    assert back["scheduled"]["copy_to"] is None
     none = await staff.ok(
         "send", thread_id=thread_id, body="Chat only", client_msg_id=new_id(), send_at=at, copy_to=["email"]
     )

@@ -19,7 +19,7 @@ class ScheduledQuery(msgspec.Struct, forbid_unknown_fields=True):
 class ScheduledChange(msgspec.Struct, forbid_unknown_fields=True):
     body: str | None = None
     send_at: SendAt | None = None
-    copy_to: CopyChannels | None = None
+    copy_to: CopyChannels | msgspec.UnsetType | None = msgspec.UNSET
 
 
 async def list_scheduled(request: Request) -> Response:

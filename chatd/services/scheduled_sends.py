@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd import errors, richtext
@@ -157,8 +158,10 @@ class ScheduledSends:
         scheduled_id: int,
         body: str | None,
         send_at: str | None,
-        copy_to: Sequence[CopyChannel] | None = None,
+        copy_to: Sequence[CopyChannel] | msgspec.UnsetType | None = msgspec.UNSET,
     ) -> ScheduledValue:
+        """``copy_to``: the channels to copy it to the thread's clients by, None for the author's
+        default when it is sent; UNSET leaves it as it is."""
         check_may_write(account)
         if body is not None:
             self._conversations.render_body(body)
@@ -166,15 +169,16 @@ class ScheduledSends:
         changes: dict[str, Any] = {}
         if body is not None:
             changes["body"] = body
-        if copy_to is not None:
+        if copy_to is not msgspec.UNSET:
             changes["copy_to"] = copy_to
-        if body is None and send_at is None and copy_to is None:
+        if not changes and send_at is None:
             raise errors.BadRequest("give body, send_at or copy_to")
         async with self._db.write() as conn:
             if send_at is not None:
                 changes["send_at"] = await send_time(conn, account.user.firm_id, send_at, now)
             scheduled, facts = await self._changeable(conn, account, scheduled_id)
-            self._copies.check(account, facts, copy_to, scheduled.kind)
+            if copy_to is not msgspec.UNSET:
+                self._copies.check(account, facts, copy_to, scheduled.kind)
             scheduled = await scheduled_store.update_scheduled(conn, scheduled_id, now, **changes)
             if "send_at" in changes:
                 await due_store.schedule(
