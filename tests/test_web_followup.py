@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from protocol.values import Role
 from tests.mail import MailServer
-from tests.support import ChatdProcess, new_firm, seeder
+from tests.support import ChatdProcess, WsClient, new_firm, seeder
 from tests.timing import TestClock
 from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
 
@@ -53,9 +53,10 @@ async def test_staff_set_reminders_and_a_recurring_message_from_the_follow_up_pa
     try:
         async with seeder(tmp_path, env) as services:
             firm = await new_firm(services, "Cabinet Leroy")
-            await services.directory.create_user(
+            anne = await services.directory.create_user(
                 firm_id=firm.id, email="anne@leroy.test", name="Anne Leroy", role=Role.STAFF, password=PASSWORD
             )
+            token = (await services.directory.create_token(anne.id))[1]
             await services.directory.create_user(
                 firm_id=firm.id, email="claire@client.test", name="Claire Dubois", role=Role.CLIENT, password=PASSWORD
             )
@@ -94,6 +95,17 @@ async def test_staff_set_reminders_and_a_recurring_message_from_the_follow_up_pa
             await expect(item).to_contain_text("Paused")
             await item.get_by_role("button", name="Resume").click()
             await expect(item).to_contain_text("next")
+            # Changed elsewhere (a bot, another tab): the panel follows the recurring.updated event, and
+            # what is being typed in its form stays.
+            await panel.get_by_label("Text").fill("Half written")
+            elsewhere = await WsClient.connect(server.ws_url, token)
+            (listed,) = (await elsewhere.ok("recurring.list"))["recurring"]
+            await elsewhere.ok("recurring.update", recurring_id=listed["id"], paused=True)
+            await expect(item).to_contain_text("Paused")
+            await expect(panel.get_by_label("Text")).to_have_value("Half written")
+            await elsewhere.ok("recurring.update", recurring_id=listed["id"], paused=False)
+            await expect(item).to_contain_text("next")
+            await elsewhere.close()
 
             clock.advance((next_monday_nine_utc(clock.now()) - clock.now()).total_seconds() + 30)
             posted = client.get_by_role("log").get_by_text("Please send this week's receipts.")

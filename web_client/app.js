@@ -835,6 +835,8 @@ export class App {
       this.refreshList();
     } else if (type === "scheduled.updated") {
       this.scheduled.set(data.scheduled.id, data.scheduled);
+    } else if (type === "recurring.updated") {
+      this.followUp?.recurringChanged(data.recurring);
     } else if (type === "typing") {
       if (data.user_id !== this.me.id) {
         const shown = store.startTyping(data.thread_id, data.user_id, data.kind || "message");

@@ -71,7 +71,7 @@ export class FollowUpPanel {
     this.threadId = null;
   }
 
-  async act(errorLine, action) {
+  async act(errorLine, action, then = () => this.render()) {
     errorLine.textContent = "";
     try {
       await action();
@@ -79,7 +79,7 @@ export class FollowUpPanel {
       errorLine.textContent = failureText(failure);
       return;
     }
-    this.render();
+    then();
   }
 
   render() {
@@ -143,21 +143,32 @@ export class FollowUpPanel {
   }
 
   recurringSection() {
-    const error = h("p", { class: "form-error", role: "alert" });
-    const update = (item, fields) =>
-      this.act(error, async () => {
-        const { recurring } = await this.conn.request("recurring.update", { recurring_id: item.id, ...fields });
-        this.replaceRecurring(recurring);
-      });
-    const stop = (item) =>
-      this.act(error, async () => {
-        const { recurring } = await this.conn.request("recurring.cancel", { recurring_id: item.id });
-        this.replaceRecurring(recurring);
-      });
+    this.recurringError = h("p", { class: "form-error", role: "alert" });
+    this.recurringList = h("div", {});
+    this.renderRecurringList();
     return h(
       "section",
       { class: "follow-up-part", "aria-labelledby": "recurring-title" },
       h("h4", { id: "recurring-title" }, t.recurringMessages),
+      this.recurringList,
+      this.recurringError,
+      this.recurringForm(this.recurringError),
+    );
+  }
+
+  /** The list alone, so a change (yours, a teammate's, an occurrence sent) keeps what the form holds. */
+  renderRecurringList() {
+    const error = this.recurringError;
+    const change = (request) =>
+      this.act(
+        error,
+        async () => this.replaceRecurring((await request()).recurring),
+        () => this.renderRecurringList(),
+      );
+    const update = (item, fields) => change(() => this.conn.request("recurring.update", { recurring_id: item.id, ...fields }));
+    const stop = (item) => change(() => this.conn.request("recurring.cancel", { recurring_id: item.id }));
+    replace(
+      this.recurringList,
       this.recurring.length
         ? h(
             "ul",
@@ -180,15 +191,22 @@ export class FollowUpPanel {
                   item.state === "paused"
                     ? h("button", { type: "button", class: "link-button", onclick: () => update(item, { paused: false }) }, t.resume)
                     : null,
-                  h("button", { type: "button", class: "link-button", onclick: () => stop(item) }, t.stopRecurring),
+                  item.state === "active" || item.state === "paused"
+                    ? h("button", { type: "button", class: "link-button", onclick: () => stop(item) }, t.stopRecurring)
+                    : null,
                 ),
               ),
             ),
           )
         : h("p", { class: "muted" }, t.noRecurring),
-      error,
-      this.recurringForm(error),
     );
+  }
+
+  /** A `recurring.updated` event: shown at once if it is this conversation's. */
+  recurringChanged(updated) {
+    if (updated.thread_id !== this.threadId || this.reminders == null) return;
+    this.replaceRecurring(updated);
+    this.renderRecurringList();
   }
 
   recurringForm(error) {
@@ -215,8 +233,7 @@ export class FollowUpPanel {
         if (!body.value.trim()) throw new Error(t.recurringNeedsText);
         const fields = { thread_id: this.threadId, body: body.value, rule: ruleFor(repeat.value, day.value, weekday.value, time.value) };
         if (until.value) fields.ends_on = until.value;
-        const { recurring } = await this.conn.request("recurring.create", fields);
-        this.recurring = [...this.recurring, recurring];
+        this.replaceRecurring((await this.conn.request("recurring.create", fields)).recurring);
       });
     return h(
       "div",
@@ -240,8 +257,11 @@ export class FollowUpPanel {
     );
   }
 
+  /** Stopped and ended ones leave the list; a failed one stays, with its reason, until the panel reloads. */
   replaceRecurring(updated) {
-    const kept = updated.state === "active" || updated.state === "paused";
-    this.recurring = this.recurring.flatMap((item) => (item.id !== updated.id ? [item] : kept ? [updated] : []));
+    const kept = updated.state !== "cancelled" && updated.state !== "ended";
+    const others = this.recurring.filter((item) => item.id !== updated.id);
+    const known = others.length !== this.recurring.length;
+    this.recurring = kept ? (known ? this.recurring.map((item) => (item.id === updated.id ? updated : item)) : [...others, updated]) : others;
   }
 }
