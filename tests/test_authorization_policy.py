@@ -11,17 +11,21 @@ or route without a policy entry fails ``test_the_policy_names_every_op_and_route
 - every object is a real one of its firm (a thread, a task, a recurring message, a bulk send, a
   client event, a rule and its draft, a failed delivery…): a refusal is compared with a missing id
   for an object that exists;
-- a role the table allows gets a 2xx answer for what only reads;
+- a role the table allows gets a 2xx answer for what only reads; for a write, each role allowed
+  does it on fresh objects and the read the table names (``EFFECTS``) shows the change, or the
+  table says why the write is not run here (``NOT_RUN``, with the test that covers it);
 - anonymous and deactivated callers get 401 on every endpoint but the public ones, and 403 at the
   WebSocket handshake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import typing
 import uuid
+import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -99,6 +103,11 @@ class Rule:
     narrows: bool = False
     # The gate comes after the lookup: an object the role cannot see is refused as missing first.
     gate_after_lookup: bool = False
+    # For a write: the read (a row of this table, asked on the same objects by the same role, or by
+    # ``effect_by``) whose answer it changes; or, instead, why an allowed write is not run here.
+    effect: str | None = None
+    effect_by: str | None = None
+    not_run: str = ""
 
 
 def _send(o: Ids) -> dict[str, Any]:
@@ -112,6 +121,12 @@ def _new_thread(o: Ids) -> dict[str, Any]:
         "client_msg_id": uuid.uuid4().hex,
         "client_account_id": o["client_account"],
     }
+
+
+# A different value each time: setting the firm's value it has already would change nothing.
+_hours = itertools.count(3)
+_minutes = itertools.count(6)
+_zones = itertools.cycle(sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone and zone != "Etc/UTC"))
 
 
 def _later() -> str:
@@ -192,7 +207,7 @@ POLICY: dict[str, Rule] = {
     "ws firm.settings.update": Rule(
         None,
         OWNER,
-        lambda o: {"read_receipts_to_clients": True},
+        lambda o: {"urgent_renotify_minutes": next(_minutes)},
         gated=_gate("forbidden", "manager", "staff", "bot", *CLIENTS),
     ),
     "ws search": Rule(None, EVERYONE, lambda o: {"q": "probe"}, reads=True),
@@ -218,14 +233,14 @@ POLICY: dict[str, Rule] = {
     "ws business_hours.set": Rule(
         None,
         OWNER,
-        lambda o: {"time_zone": "UTC"},
+        lambda o: {"time_zone": next(_zones)},
         gated=_gate("forbidden", "manager", "staff", "bot", *CLIENTS),
     ),
     "ws reminders.get": Rule(
         "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, reads=True, gated=NOT_FOR_CLIENTS
     ),
     "ws reminders.set": Rule(
-        "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"], "enabled": False}, gated=NOT_FOR_CLIENTS
+        "thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"], "enabled": True}, gated=NOT_FOR_CLIENTS
     ),
     "ws reminders.resend": Rule("thread", STAFF_AND_BOT, lambda o: {"thread_id": o["thread"]}, gated=NOT_FOR_CLIENTS),
     # The automatic-emails queue over the WebSocket, as over HTTP below: the firm's staff work it.
@@ -251,6 +266,88 @@ POLICY: dict[str, Rule] = {
         "recurring", MANAGERS, lambda o: {"recurring_id": o["recurring"]}, gated=NOT_FOR_CLIENTS
     ),
 }
+
+
+# What each allowed write changes (module docstring): the read that shows it, or why it is not run.
+# Applied to the WebSocket ops before their HTTP twins copy them (``_same_as``), then to the rest.
+EFFECTS: dict[str, str | tuple[str, str]] = {
+    "ws send": "ws history",
+    "ws delete": "GET /api/messages",
+    "ws read": "GET /api/threads/{thread_id:int}/readers",
+    "ws thread.create": "ws threads",
+    "ws scheduled.edit": "ws scheduled.list",
+    "ws scheduled.cancel": "ws scheduled.list",
+    "ws draft.save": "ws draft.list",
+    "ws threads.act": "ws thread.get",
+    "ws message.ack": "ws message.acks",
+    "ws task.create": "ws tasks",
+    "ws task.update": "ws task.history",
+    "ws firm.settings.update": "ws firm.settings",
+    "ws bulk.send": "ws threads",
+    "ws business_hours.set": "ws business_hours",
+    "ws reminders.set": "ws reminders.get",
+    "ws recurring.create": "ws recurring.list",
+    "ws recurring.update": "ws recurring.list",
+    "ws recurring.cancel": "ws recurring.list",
+    "ws automatic_emails.edit": "GET /api/automatic-emails/drafts/{draft_id:int}",
+    "ws automatic_emails.send": "GET /api/automatic-emails/drafts/{draft_id:int}",
+    "ws automatic_emails.send_all": "ws automatic_emails.drafts",
+    "PUT /api/firm/edit-window": "GET /api/firm/edit-window",
+    "POST /api/users": "GET /api/users",
+    "PATCH /api/users/{user_id:int}": "GET /api/users/{user_id:int}",
+    "POST /api/templates": "GET /api/templates",
+    "PUT /api/templates/default": "GET /api/templates",
+    "PUT /api/templates/{template_id:int}": "GET /api/templates",
+    "DELETE /api/templates/{template_id:int}": "GET /api/templates",
+    "POST /api/bots": "GET /api/bots",
+    "PATCH /api/bots/{bot_id:int}": "GET /api/bots/{bot_id:int}",
+    "POST /api/bots/{bot_id:int}/tokens": "GET /api/bots/{bot_id:int}/tokens",
+    "DELETE /api/bots/{bot_id:int}/tokens/{token_id:int}": "GET /api/bots/{bot_id:int}/tokens",
+    "DELETE /api/bots/{bot_id:int}/threads/{thread_id:int}": ("ws history", "bot"),
+    "POST /api/deliveries/{delivery_id:int}/retry": "GET /api/deliveries",
+    "PUT /api/me/signature": "ws signature.get",
+    "PUT /api/firm/signature": "GET /api/firm/signature",
+    "POST /api/client-events": "GET /api/client-events",
+    "POST /api/client-events/import": "GET /api/client-events",
+    "POST /api/client-events/kinds": "GET /api/client-events/kinds",
+    "DELETE /api/client-events/{event_id:int}": "GET /api/client-events",
+    "POST /api/automatic-emails/rules": "GET /api/automatic-emails/rules",
+    "PATCH /api/automatic-emails/rules/{rule_id:int}": "GET /api/automatic-emails/rules",
+    "PATCH /api/automatic-emails/settings": "GET /api/automatic-emails/settings",
+    "PATCH /api/automatic-emails/drafts/{draft_id:int}": "GET /api/automatic-emails/drafts/{draft_id:int}",
+    "POST /api/automatic-emails/drafts/{draft_id:int}/send": "GET /api/automatic-emails/drafts/{draft_id:int}",
+    "POST /api/automatic-emails/rules/{rule_id:int}/send-all": "ws automatic_emails.drafts",
+}
+NOT_RUN = {
+    "PUT /api/client-accounts/{client_account_id:int}/fields": "the fields show in template renderings only: "
+    "tests/test_templates.py",
+    "ws quick_reply.expand": "the probed shortcut does not exist: an expansion changes nothing anyway",
+    "ws reminders.resend": "it emails the client now: tests/test_reminders.py, with an SMTP server",
+    "POST /api/attachments": "an upload is read back by its id only: tests/test_attachments.py",
+    "GET /api/attachments/{attachment_id:int}/thumbnail": "a PDF has no thumbnail (and it only reads)",
+    "POST /api/bots/{bot_id:int}/threads": "the probed bot is in the thread already: tests/test_bots.py",
+    "PUT /api/bots/{bot_id:int}/webhook": "its host must resolve to a public address: tests/test_webhooks.py",
+    "GET /api/bots/{bot_id:int}/webhook": "the probed bot has no webhook (it only reads): tests/test_webhooks.py",
+    "DELETE /api/bots/{bot_id:int}/webhook": "the probed bot has no webhook: tests/test_webhooks.py",
+    "POST /api/bots/{bot_id:int}/webhook/enable": "the probed bot has no webhook: tests/test_webhooks.py",
+    "GET /api/bots/{bot_id:int}/webhook/deliveries": "the probed bot has no webhook: tests/test_webhooks.py",
+    "POST /api/notifications/read": "the caller's own notifications: tests/test_notifications.py",
+    "PATCH /api/notifications/settings": "an empty change; the caller's own settings: tests/test_notifications.py",
+    "POST /api/push/subscriptions": "the caller's own browsers, from a push service: tests/test_web_push.py",
+    "DELETE /api/push/subscriptions": "the caller's own browsers: tests/test_web_push.py",
+}
+
+
+def _with_effects(keys: set[str]) -> None:
+    for key in keys & EFFECTS.keys():
+        effect = EFFECTS[key]
+        read, by = effect if isinstance(effect, tuple) else (effect, None)
+        POLICY[key] = dataclasses.replace(POLICY[key], effect=read, effect_by=by)
+    for key in keys & NOT_RUN.keys():
+        POLICY[key] = dataclasses.replace(POLICY[key], not_run=NOT_RUN[key])
+
+
+_with_effects(set(POLICY))
 
 
 def _http(key: str, rule: Rule) -> tuple[str, Rule]:
@@ -309,13 +406,15 @@ POLICY.update(
         "GET /api/tasks/{task_id:int}/history": _same_as("task.history", build=NO_BODY),
         "GET /api/clients/{client_account_id:int}": _same_as("client.card", build=NO_BODY),
         "PUT /api/client-accounts/{client_account_id:int}/fields": Rule(
-            "client_account", STAFF_AND_BOT, _body({"fields": {}})
+            "client_account", STAFF, _json(lambda o: {"fields": {"probe": new_id()}}), gated=_gate("not_found", "bot")
         ),
         "GET /api/remarks": _same_as("remarks"),
         "GET /api/firm/settings": _same_as("firm.settings"),
-        "PATCH /api/firm/settings": _same_as("firm.settings.update", build=_body({"read_receipts_to_clients": True})),
+        "PATCH /api/firm/settings": _same_as(
+            "firm.settings.update", build=_json(lambda o: {"urgent_renotify_minutes": next(_minutes)})
+        ),
         "GET /api/firm/edit-window": Rule(None, EVERYONE, reads=True),
-        "PUT /api/firm/edit-window": Rule(None, OWNER, _body({"minutes": 15})),
+        "PUT /api/firm/edit-window": Rule(None, OWNER, _json(lambda o: {"minutes": next(_minutes)})),
         "GET /api/search": _same_as("search", build=lambda o: {"params": {"q": "probe"}}),
         # A token for someone else: only owners, only for the firm's bots (the probed user is staff).
         "POST /api/tokens": Rule("user", frozenset(), _json(lambda o: {"user_id": o["user"]})),
@@ -334,7 +433,7 @@ POLICY.update(
             ),
         ),
         "GET /api/users/{user_id:int}": Rule("user", OWNER, reads=True),
-        "PATCH /api/users/{user_id:int}": Rule("user", OWNER, _body({"active": True})),
+        "PATCH /api/users/{user_id:int}": Rule("user", OWNER, _body({"role": "manager"})),
         "POST /api/attachments": Rule(None, EVERYONE, lambda o: {"files": [("file", ("probe.pdf", PDF))]}),
         "GET /api/attachments/{attachment_id:int}": Rule("attachment", IN_THREAD, reads=True),
         # A PDF has no thumbnail: who sees the file is answered that, which is not an allow to check.
@@ -388,9 +487,9 @@ POLICY.update(
         "GET /api/deliveries": Rule(None, STAFF, reads=True),
         "POST /api/deliveries/{delivery_id:int}/retry": Rule("delivery", STAFF),
         "GET /api/me/signature": _same_as("signature.get"),
-        "PUT /api/me/signature": Rule(None, STAFF, _body({"signature": "probe"})),
+        "PUT /api/me/signature": Rule(None, STAFF, _json(lambda o: {"signature": f"probe {new_id()}"})),
         "GET /api/firm/signature": Rule(None, OWNER, reads=True),
-        "PUT /api/firm/signature": Rule(None, OWNER, _body({"signature": "probe"})),
+        "PUT /api/firm/signature": Rule(None, OWNER, _json(lambda o: {"signature": f"probe {new_id()}"})),
         "POST /api/bulk-sends": _same_as(
             "bulk.send",
             build=_json(
@@ -404,9 +503,11 @@ POLICY.update(
         ),
         "GET /api/bulk-sends/{bulk_id:int}": _same_as("bulk.get", build=NO_BODY),
         "GET /api/firm/business-hours": _same_as("business_hours"),
-        "PUT /api/firm/business-hours": _same_as("business_hours.set", build=_body({"time_zone": "UTC"})),
+        "PUT /api/firm/business-hours": _same_as(
+            "business_hours.set", build=_json(lambda o: {"time_zone": next(_zones)})
+        ),
         "GET /api/threads/{thread_id:int}/reminders": _same_as("reminders.get", build=NO_BODY),
-        "PUT /api/threads/{thread_id:int}/reminders": _same_as("reminders.set", build=_body({"enabled": False})),
+        "PUT /api/threads/{thread_id:int}/reminders": _same_as("reminders.set", build=_body({"enabled": True})),
         "POST /api/threads/{thread_id:int}/reminders/resend": _same_as("reminders.resend", build=NO_BODY),
         "POST /api/threads/{thread_id:int}/recurring": _same_as(
             "recurring.create", build=_body({"body": "probe", "rule": "0 9 * * mon"})
@@ -420,24 +521,37 @@ POLICY.update(
         "POST /api/client-events": Rule(
             "client_account",
             STAFF,
-            _json(lambda o: {"client_account_id": o["client_account"], "kind": "arrival", "date": "2031-01-01"}),
+            _json(
+                lambda o: {
+                    "client_account_id": o["client_account"],
+                    "kind": "arrival",
+                    "date": "2031-01-01",
+                    "reference": new_id(),
+                }
+            ),
             gated=_gate("not_found", "bot"),
         ),
         "POST /api/client-events/import": Rule(
             None,
             STAFF,
-            lambda o: {"content": b"client_id,kind,date\n", "headers": {"Content-Type": "text/csv"}},
+            lambda o: {
+                "content": f"client_id,kind,date,reference\n{o['client_account']},arrival,2031-02-01,{new_id()}\n",
+                "headers": {"Content-Type": "text/csv"},
+            },
         ),
         "GET /api/client-events/kinds": Rule(None, STAFF, reads=True),
         "POST /api/client-events/kinds": Rule(
-            None, MANAGERS, _body({"name": "probe", "label": "Probe"}), gated=_gate("forbidden", "staff")
+            None,
+            MANAGERS,
+            _json(lambda o: {"name": f"probe_{new_id()[:8]}", "label": "Probe"}),
+            gated=_gate("forbidden", "staff"),
         ),
         "DELETE /api/client-events/{event_id:int}": Rule("client_event", STAFF),
         "GET /api/automatic-emails/rules": Rule(None, STAFF, reads=True),
         "POST /api/automatic-emails/rules": Rule(
             None,
             MANAGERS,
-            _json(lambda o: {"name": "probe", "event_kind": "probe", "days": 1, "template_id": o["template"]}),
+            _json(lambda o: {"name": "probe", "event_kind": "arrival", "days": 1, "template_id": o["firm_template"]}),
             gated=_gate("forbidden", "staff"),
         ),
         "PATCH /api/automatic-emails/rules/{rule_id:int}": Rule(
@@ -446,7 +560,7 @@ POLICY.update(
         "POST /api/automatic-emails/rules/{rule_id:int}/send-all": Rule("rule", STAFF),
         "GET /api/automatic-emails/settings": Rule(None, STAFF, reads=True),
         "PATCH /api/automatic-emails/settings": Rule(
-            None, MANAGERS, _body({"run_hour": 7}), gated=_gate("forbidden", "staff")
+            None, MANAGERS, _json(lambda o: {"run_hour": next(_hours)}), gated=_gate("forbidden", "staff")
         ),
         "GET /api/automatic-emails/drafts": Rule(None, STAFF, reads=True),
         "GET /api/automatic-emails/drafts/{draft_id:int}": Rule("email_draft", STAFF, reads=True),
@@ -454,6 +568,7 @@ POLICY.update(
         "POST /api/automatic-emails/drafts/{draft_id:int}/send": Rule("email_draft", STAFF, _body({})),
     }
 )
+_with_effects({key for key in POLICY if not key.startswith("ws ")})
 PATH_IDS = {
     "thread_id": "thread",
     "message_id": "message",
@@ -538,7 +653,11 @@ async def _objects(firm: Firm, users: dict[str, User], tokens: dict[str, str], s
         client_msg_id=new_id(),
         client_account_id=users["client"].client_account_id,
     )
-    thread, message = opened["thread"]["id"], opened["message"]["id"]
+    thread, opening = opened["thread"]["id"], opened["message"]["id"]
+    asking = await author.ok(
+        "send", thread_id=thread, body="please confirm", client_msg_id=new_id(), urgent=True, ack_requested=True
+    )
+    message = asking["message"]["id"]
     client_account = users["client"].client_account_id or 0
     ids: Ids = {
         "thread": thread,
@@ -548,7 +667,7 @@ async def _objects(firm: Firm, users: dict[str, User], tokens: dict[str, str], s
         "user": target.id,
         "bot": users["bot"].id,
     }
-    ids["task"] = (await author.ok("task.create", message_id=message, assignee_id=users["author"].id))["task"]["id"]
+    ids["task"] = (await author.ok("task.create", message_id=opening, assignee_id=users["author"].id))["task"]["id"]
     scheduled = await author.ok("send", thread_id=thread, body="later", client_msg_id=new_id(), send_at=_later())
     ids["scheduled"] = scheduled["scheduled"]["id"]
     recurring = await author.ok("recurring.create", thread_id=thread, body="weekly", rule="0 9 * * mon")
@@ -567,6 +686,10 @@ async def _objects(firm: Firm, users: dict[str, User], tokens: dict[str, str], s
         )
         template = await http.post("/api/templates", headers=as_owner, json={"name": "t", "body": "Hello"})
         ids["template"] = template.json()["template"]["id"]
+        shared = {"name": "f", "body": "Hello", "scope": "firm"}
+        ids["firm_template"] = (await http.post("/api/templates", headers=as_owner, json=shared)).json()["template"][
+            "id"
+        ]
         joined = await http.post(f"/api/bots/{ids['bot']}/threads", headers=as_owner, json={"thread_id": thread})
         assert joined.status_code < 300, joined.text
         ids["bot_token"] = (await http.post(f"/api/bots/{ids['bot']}/tokens", headers=as_owner, json={})).json()["id"]
@@ -580,7 +703,7 @@ async def _objects(firm: Firm, users: dict[str, User], tokens: dict[str, str], s
         rule = await http.post(
             "/api/automatic-emails/rules",
             headers=as_owner,
-            json={"name": "Welcome", "event_kind": "arrival", "days": -1, "template_id": ids["template"]},
+            json={"name": "Welcome", "event_kind": "arrival", "days": -1, "template_id": ids["firm_template"]},
         )
         assert rule.status_code == 201, rule.text
         ids["rule"] = rule.json()["rule"]["id"]
@@ -760,6 +883,42 @@ async def test_every_role_on_every_object(key: str, world: World, server: ChatdP
             else:
                 assert not answer.ok, (role, key, "allowed", answer.content)
                 assert answer.code == _refusal(role, rule), (role, key, answer.content)
+
+
+IN_FIRM = frozenset(ROLES) - {"other_staff", "other_client"}
+WRITES = sorted(key for key, rule in POLICY.items() if not rule.reads and rule.allowed & IN_FIRM)
+
+
+def test_every_allowed_write_names_its_effect() -> None:
+    """A write some role may do is run by each of them and its effect read back, or the table says why not."""
+    unchecked = [key for key in WRITES if not POLICY[key].effect and not POLICY[key].not_run]
+    assert unchecked == [], unchecked
+    for key in WRITES:
+        effect = POLICY[key].effect
+        assert effect is None or POLICY[effect].reads, (key, effect)
+
+
+@pytest.mark.parametrize("key", [key for key in WRITES if POLICY[key].effect])
+async def test_every_allowed_write_takes_effect(key: str, world: World, server: ChatdProcess) -> None:
+    """Each role the table allows does the write, on objects of its own (fresh ones, so one role's
+    write does not spoil the next one's), and the read the table names shows the change."""
+    rule = POLICY[key]
+    assert rule.effect is not None
+    effect = POLICY[rule.effect]
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        for role in sorted(rule.allowed & IN_FIRM):
+            ids = await world.fresh()
+            reader = world.principals[rule.effect_by or role]
+            before = await _act(reader, rule.effect, effect, ids, http)
+            answer = await _act(world.principals[role], key, rule, ids, http)
+            assert answer.ok, (role, key, answer.content)
+            # Some writes take effect in a job of the server's (a bulk send, a retried delivery).
+            deadline = loop.time() + 15
+            while (after := await _act(reader, rule.effect, effect, ids, http)).content == before.content:
+                assert loop.time() < deadline, (role, key, "no effect on", rule.effect, before.content)
+                await asyncio.sleep(0.1)
+            assert after.ok or rule.effect_by, (role, key, after.content)
 
 
 async def test_anonymous_and_deactivated_callers_get_nothing(
