@@ -66,3 +66,27 @@ async def test_a_send_is_one_transaction_of_few_statements(live_services: Servic
         client, thread_id=thread.id, before=None, after=None, limit=1
     )
     assert len(statements) <= 4, statements
+
+
+async def test_a_signed_staff_send_reads_its_signature_in_its_own_transaction(live_services: Services) -> None:
+    firm = await new_firm(live_services)
+    staff = await live_services.directory.account((await firm.user(Role.STAFF)).id)
+    client_user = await firm.user(Role.CLIENT)
+    assert staff is not None
+    thread, _ = await live_services.conversations.create_thread(
+        staff,
+        subject="s",
+        body="b",
+        client_msg_id="k",
+        client_account_id=client_user.client_account_id,
+        participants=[],
+    )
+    await live_services.conversations.signatures.set_mine(staff, "Anna, tax team")
+    statements = _count_statements(live_services)
+    sent = await live_services.conversations.send(
+        staff, thread_id=thread.id, body="signed", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
+    )
+    assert sent.body == "signed\n\nAnna, tax team"  # read in the send's one transaction
+    if not ON_POSTGRESQL:
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"], statements
+    assert len(statements) <= 11, statements
