@@ -83,7 +83,7 @@ from chatd.services.templates import Templates
 from chatd.services.webhooks import Webhooks
 from chatd.throttles import LocalThrottles, RedisThrottles, Throttles
 from chatd.web import WebClient
-from chatd.ws import websocket_endpoint
+from chatd.ws import WS_PATH, websocket_endpoint
 from scheduler import Scheduler
 from scheduler.jobs import prune_events
 from storage import Database
@@ -246,7 +246,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return error_response("internal", "internal error", 500)
 
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint),
+        WebSocketRoute(WS_PATH, websocket_endpoint),
         *health.routes,
         *session.routes,
         *threads.routes,

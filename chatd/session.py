@@ -1,7 +1,9 @@
 """One live WebSocket session: its outbound queue, its writer, and its place in the event stream.
 
 The hub only calls the non-blocking ``push_*`` methods; the writer task is the only one awaiting the
-socket, so a slow client never stalls anyone else.
+socket, so a slow client never stalls anyone else. The writer runs only while there is something to
+send: an idle session holds no task, no queue object and no event, only a deque (memory per idle
+connection, docs/performance.md workload C).
 
 Memory stays bounded without closing a client that reads: once the queue holds ``queue_size``
 frames, newer durable events are not queued but remembered as *missed* (their newest id only), and
@@ -14,8 +16,10 @@ reading. Only a client that stops reading is closed (4001): one whose socket too
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from protocol.errors import CloseCode
@@ -26,18 +30,52 @@ logger = logging.getLogger(__name__)
 Frame = str | bytes
 SendFrame = Callable[[Frame], Awaitable[None]]
 # Reads the durable events in (after, through] this session may see, at most ``limit``, oldest
-# first, encoded: (event id, frame) pairs.
-LoadMissed = Callable[[int, int, int], Awaitable[list[tuple[int, Frame]]]]
+# first, encoded as (event id, frame) pairs; and the id up to which that covers them.
+LoadMissed = Callable[[int, int, int], Awaitable[tuple[list[tuple[int, Frame]], int]]]
 
 TOO_SLOW = "too far behind: reconnect and resume"
 
 
+class SocketGone(Exception):
+    """Raised by a ``SendFrame`` whose socket is closed or failed: the session ends quietly."""
+
+
 class _Signal(enum.Enum):
     END = "end"  # the writer stops here
-    CATCH_UP = "catch up"  # wakes an idle writer to read missed events
 
 
 class Session:
+    __slots__ = (
+        "_context",
+        "_frames",
+        "_gate_open",
+        "_held",
+        "_loading",
+        "_missed_through",
+        "_on_end",
+        "_queue_size",
+        "_room",
+        "_send",
+        "_sent",
+        "_stall_s",
+        "_watchdog",
+        "_writer",
+        "binary",
+        "client_account_id",
+        "close_reason",
+        "credential",
+        "firm_id",
+        "firm_wide",
+        "is_client",
+        "load_missed",
+        "on_close_request",
+        "position",
+        "sees_all_firm_threads",
+        "sees_remarks",
+        "session_id",
+        "user_id",
+    )
+
     def __init__(
         self,
         account: Account,
@@ -68,10 +106,16 @@ class Session:
         # the session is behind, and then the writer reads (position, missed_through] from SQL.
         self._missed_through = 0
         self.load_missed: LoadMissed | None = None
-        # Unbounded as a structure; the limits are enforced in ``_offer`` and ``push_event``.
-        self._queue: asyncio.Queue[Frame | _Signal] = asyncio.Queue()
+        # The outbound queue; its limits are enforced in ``_offer`` and ``push_event``.
+        self._frames: deque[Frame | _Signal] = deque()
         self._queue_size = queue_size
-        self._room = asyncio.Event()
+        self._send: SendFrame | None = None  # set by ``start``: frames wait until then
+        self._on_end: Callable[[], None] | None = None
+        # The connection's context (its session id for log lines): a writer started while the hub
+        # delivers another session's request must not log under that one's ids.
+        self._context: contextvars.Context | None = None
+        self._writer: asyncio.Task[None] | None = None  # only while there is something to send
+        self._room: asyncio.Future[None] | None = None  # a long answer waiting for the queue to drain
         self._stall_s = stall_s
         self._sent = 0  # frames written so far: the watchdog's measure of progress
         self._watchdog: asyncio.TimerHandle | None = None
@@ -79,7 +123,7 @@ class Session:
         # Until the client's first frame (or a grace period), live events wait here, so that a
         # reconnecting client's ``resume`` replays older events before newer live ones.
         self._gate_open = False
-        self._held: list[tuple[int, Frame]] = []
+        self._held: list[tuple[int, Frame]] | None = None
         self.close_reason: tuple[int, str] | None = None
         # Set by the connection: close gracefully once the request in hand is answered.
         self.on_close_request: Callable[[int, str], None] | None = None
@@ -87,6 +131,14 @@ class Session:
     @property
     def behind(self) -> bool:
         return self._missed_through > self.position
+
+    def start(self, send: SendFrame, on_end: Callable[[], None]) -> None:
+        """Write with ``send`` from now on; ``on_end`` is told when the writer has reached the end
+        marker (``abort``, ``finish``) or the socket failed."""
+        self._send = send
+        self._on_end = on_end
+        self._context = contextvars.copy_context()
+        self._kick()
 
     # -- called by the hub and the request handlers; never block --
 
@@ -101,16 +153,19 @@ class Session:
             self._missed_through = max(self._missed_through, event_id)
             return
         if not self._gate_open:
-            if len(self._held) >= self._queue_size:
+            held = self._held
+            if held is None:
+                held = self._held = []
+            if len(held) >= self._queue_size:
                 self._fall_behind(event_id)
                 return
-            self._held.append((event_id, frame))
+            held.append((event_id, frame))
             return
-        if self._queue.qsize() >= self._queue_size:
+        if len(self._frames) >= self._queue_size:
             self._fall_behind(event_id)
             return
         self.position = event_id
-        self._queue.put_nowait(frame)
+        self._enqueue(frame)
 
     def push_reply(self, frame: Frame) -> None:
         self._offer(frame, droppable=False)
@@ -118,9 +173,10 @@ class Session:
     async def push_reply_when_room(self, frame: Frame) -> None:
         """Queue a frame of a long answer (a replay), waiting while the queue is full instead of
         treating the session as too slow: the client asked for all of it."""
-        while self._queue.qsize() >= self._queue_size and self.close_reason is None:
-            self._room.clear()
-            await self._room.wait()
+        while len(self._frames) >= self._queue_size and self.close_reason is None:
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
         self._offer(frame, droppable=False)
 
     def open_gate(self) -> None:
@@ -128,11 +184,10 @@ class Session:
         if self._gate_open:
             return
         self._gate_open = True
-        held, self._held = self._held, []
-        for event_id, frame in held:
+        held, self._held = self._held, None
+        for event_id, frame in held or ():
             self.push_event(event_id, frame)
-        if self.behind and self._queue.empty():
-            self._queue.put_nowait(_Signal.CATCH_UP)
+        self._kick()
 
     def abort(self, code: int, reason: str) -> None:
         """Close as soon as the writer gets to it, dropping whatever is still queued."""
@@ -140,10 +195,9 @@ class Session:
             return
         self.close_reason = (code, reason)
         logger.info("closing session %s of user %s: %s", self.session_id, self.user_id, reason)
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_Signal.END)
-        self._room.set()
+        self._frames.clear()
+        self._enqueue(_Signal.END)
+        self._make_room()
         if self._watchdog is not None:
             self._watchdog.cancel()
 
@@ -154,26 +208,56 @@ class Session:
 
     def finish(self) -> None:
         """End the writer once everything queued so far is sent."""
-        self._queue.put_nowait(_Signal.END)
+        self._enqueue(_Signal.END)
+
+    async def flushed(self) -> None:
+        """Wait until the writer has sent what is queued (after ``finish``)."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait({writer})
+
+    async def stop(self) -> None:
+        """Stop the writer, wherever it is."""
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            await asyncio.wait({writer})
 
     def _offer(self, frame: Frame, *, droppable: bool) -> None:
         if self.close_reason is not None:
             return
-        size = self._queue.qsize()
+        size = len(self._frames)
         if droppable:
             if size < self._queue_size:
-                self._queue.put_nowait(frame)
+                self._enqueue(frame)
             return
         # Answers come one per request the client sent, so they may use a second queue's worth:
         # a reading client's answer must not be refused because a burst of events filled the queue.
         if size >= 2 * self._queue_size:
             self.abort(CloseCode.TOO_SLOW, TOO_SLOW)
             return
-        self._queue.put_nowait(frame)
+        self._enqueue(frame)
+
+    def _enqueue(self, item: Frame | _Signal) -> None:
+        self._frames.append(item)
+        if self._writer is None:
+            self._kick()
+
+    def _kick(self) -> None:
+        """Start the writer if there is something for it to do and none is running."""
+        if self._writer is not None or self._send is None:
+            return
+        if self._frames or (self._gate_open and self.behind):
+            self._writer = asyncio.get_running_loop().create_task(self._write(self._send), context=self._context)
+
+    def _make_room(self) -> None:
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
 
     def _fall_behind(self, event_id: int) -> None:
         self._missed_through = event_id
-        self._held.clear()  # at or below the missed id: read back from SQL with the rest
+        self._held = None  # at or below the missed id: read back from SQL with the rest
         if self._watchdog is None:
             self._arm_watchdog()
 
@@ -193,20 +277,35 @@ class Session:
 
     # -- the writer task --
 
-    async def write_loop(self, send: SendFrame) -> None:
-        """Send queued frames in order, and the missed events after them, until the end marker
-        (``abort``, ``finish``) or cancellation."""
-        while True:
-            if self._queue.empty() and self._gate_open and self.behind:
-                await self._catch_up()
-            frame = await self._queue.get()
-            self._room.set()
-            if frame is _Signal.END:
-                return
-            if frame is _Signal.CATCH_UP:
-                continue
-            await send(frame)
-            self._sent += 1
+    async def _write(self, send: SendFrame) -> None:
+        """Send queued frames in order, and the missed events after them; end when there is
+        nothing left (the next frame starts another writer) or at the end marker."""
+        frames = self._frames
+        ended = False
+        try:
+            while True:
+                if not frames:
+                    if not (self._gate_open and self.behind):
+                        return
+                    await self._catch_up()
+                    continue
+                frame = frames.popleft()
+                if self._room is not None and len(frames) < self._queue_size:
+                    self._make_room()
+                if frame is _Signal.END:
+                    ended = True
+                    return
+                await send(frame)
+                self._sent += 1
+        except SocketGone:
+            ended = True
+        except Exception:
+            ended = True
+            logger.exception("session %s: writing failed", self.session_id)
+        finally:
+            self._writer = None
+            if ended and self._on_end is not None:
+                self._on_end()
 
     async def _catch_up(self) -> None:
         """Queue the next missed events (a queue's worth at most), read from SQL."""
@@ -214,7 +313,7 @@ class Session:
         through = self._missed_through
         self._loading = True
         try:
-            loaded = await self.load_missed(self.position, through, self._queue_size)
+            loaded, covered = await self.load_missed(self.position, through, self._queue_size)
         except Exception:
             logger.warning("session %s could not read its missed events", self.session_id, exc_info=True)
             self.abort(CloseCode.TOO_SLOW, TOO_SLOW)
@@ -226,9 +325,6 @@ class Session:
         for event_id, frame in loaded:
             if event_id > self.position:
                 self.position = event_id
-                self._queue.put_nowait(frame)
-        if len(loaded) < self._queue_size:
-            # Everything up to ``through`` was read; events newer than it are missed ones still.
-            self.position = max(self.position, through)
-        if self._queue.empty():
-            self._queue.put_nowait(_Signal.CATCH_UP)
+                self._frames.append(frame)
+        # Past what was read (up to ``through`` at most): newer events are missed ones still.
+        self.position = max(self.position, covered)

@@ -1,4 +1,5 @@
-"""The ``/ws`` endpoint: handshake, then one reader (requests in order) and one writer per session."""
+"""The ``/ws`` endpoint: handshake, then the connection's own task reads requests in order, and
+the session's writer (a task only while there is something to send) writes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chatd import automation_ops, compose_ops, errors, genmail_ops, inbox_ops, revocations
@@ -16,7 +18,7 @@ from chatd.bus import BusEvent
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
-from chatd.session import Frame, Session
+from chatd.session import Frame, Session, SocketGone
 from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
 from protocol.codec import JSON_SUBPROTOCOL
 from protocol.errors import CloseCode, ErrorCode
@@ -71,6 +73,8 @@ from storage.directory import Account
 
 logger = logging.getLogger(__name__)
 
+WS_PATH = "/ws"
+
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
@@ -103,6 +107,21 @@ async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str
 
 
 class Connection:
+    __slots__ = (
+        "_busy",
+        "_closing",
+        "_live_from",
+        "_receiving",
+        "_stopping",
+        "_task",
+        "account",
+        "codec",
+        "services",
+        "session",
+        "source",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -129,15 +148,18 @@ class Connection:
         )
         self.session.on_close_request = self.request_close
         self.session.load_missed = self._load_missed
-        self._reader: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None  # the connection's own: it reads
         # The hello's event_id: events up to it are in SQL, newer ones are delivered live.
         self._live_from = 0
-        self._busy = False
+        self._busy = False  # handling a request: let it finish before stopping
+        self._receiving = False  # waiting for the client's next frame: safe to interrupt
+        self._stopping = False
         self._closing: tuple[int, str] | None = None
 
     async def run(self) -> None:
         session, hub = self.session, self.services.hub
         SESSION_ID.set(session.session_id)  # for this connection's log lines, its tasks' too
+        self._task = asyncio.current_task()
         # Register before reading the position, so no event falls between the two.
         hub.add(session)
         presence: str | None = None
@@ -152,16 +174,15 @@ class Connection:
                 revocations.close(session)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))
+            session.start(self._send, self._stop_reading)
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
-            self._reader = asyncio.create_task(self._read(grace))
-            writer = asyncio.create_task(session.write_loop(self._send))
             try:
                 # Recorded while the client is already served (its resume need not wait for it).
                 presence = await self.services.notifications.session_opened(self.account.user)
-                await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+                await self._read(grace)
             finally:
                 grace.cancel()
-                await self._finish(writer)
+                await self._finish()
         finally:
             hub.remove(session)
             if presence is not None:
@@ -171,45 +192,64 @@ class Connection:
     def request_close(self, code: int, reason: str) -> None:
         """Close after the request in hand is answered and the queue is flushed (shutdown)."""
         self._closing = (code, reason)
-        if not self._busy and self._reader is not None:
-            self._reader.cancel()
+        self._stop_reading()
 
-    async def _finish(self, writer: asyncio.Task[None]) -> None:
-        """Stop both tasks; close the socket with the reason that ended the session, if any."""
-        reader = self._reader
-        assert reader is not None
-        if not reader.done():
-            reader.cancel()  # the writer stopped: the session was aborted, or the socket failed
-        close = self.session.close_reason or self._closing
-        if self._closing is not None and self.session.close_reason is None:
+    def _stop_reading(self) -> None:
+        """Read no further request: the session ends (aborted, socket gone, or shutting down)."""
+        if self._stopping:
+            return  # cancelled once only: ``_receive`` tells its own cancellation by the count
+        self._stopping = True
+        if self._receiving and self._task is not None:
+            self._task.cancel()  # lands in ``receive``, where ``_read`` takes it
+
+    async def _finish(self) -> None:
+        """Stop the writer; close the socket with the reason that ended the session, if any."""
+        session = self.session
+        close = session.close_reason or self._closing
+        if self._closing is not None and session.close_reason is None:
             # A graceful close: send what is queued first.
-            self.session.finish()
-            done, _ = await asyncio.wait({writer}, timeout=5)
-            if not done:
-                logger.warning("session %s did not flush within 5 s", self.session.session_id)
-        writer.cancel()
-        for outcome in await asyncio.gather(reader, writer, return_exceptions=True):
-            if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, OSError)):
-                logger.error("session %s failed", self.session.session_id, exc_info=outcome)
+            session.finish()
+            try:
+                async with asyncio.timeout(5):
+                    await session.flushed()
+            except TimeoutError:
+                logger.warning("session %s did not flush within 5 s", session.session_id)
+        await session.stop()
         if close is not None:
             with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # already gone
                 await self.websocket.close(code=close[0], reason=close[1])
 
     async def _send(self, frame: Frame) -> None:
-        if isinstance(frame, str):
-            await self.websocket.send_text(frame)
-        else:
-            await self.websocket.send_bytes(frame)
+        try:
+            if isinstance(frame, str):
+                await self.websocket.send_text(frame)
+            else:
+                await self.websocket.send_bytes(frame)
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:  # closed, or closing
+            raise SocketGone from exc
+
+    async def _receive(self) -> Message | None:
+        """The client's next frame; None once the session is to stop (or the socket closed)."""
+        if self._stopping or self._closing is not None or self.session.close_reason is not None:
+            return None
+        self._receiving = True
+        try:
+            message = await self.websocket.receive()
+        except WebSocketDisconnect:
+            return None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            # Ours (``_stop_reading``) unless someone else cancelled the task too.
+            if not self._stopping or task is None or task.uncancel() > 0:
+                raise
+            return None
+        finally:
+            self._receiving = False
+        return None if message["type"] == "websocket.disconnect" else message
 
     async def _read(self, grace: asyncio.TimerHandle) -> None:
         max_bytes = self.services.settings.max_frame_bytes
-        while self._closing is None:
-            try:
-                message = await self.websocket.receive()
-            except WebSocketDisconnect:
-                return
-            if message["type"] == "websocket.disconnect":
-                return
+        while (message := await self._receive()) is not None:
             payload: str | bytes | None = message.get("text")
             if payload is None:
                 payload = message.get("bytes") or b""
@@ -401,9 +441,11 @@ class Connection:
             case _:
                 return await inbox_ops.handle(self.services, account, frame)
 
-    async def _load_missed(self, after: int, through: int, limit: int) -> list[tuple[int, Frame]]:
-        events = await self.services.conversations.replay(self.account, after=after, through=through, page=limit)
-        return [(event.event_id, self._encode_event(event)) for event in events if event.event_id is not None]
+    async def _load_missed(self, after: int, through: int, limit: int) -> tuple[list[tuple[int, Frame]], int]:
+        conversations = self.services.conversations
+        events, covered = await conversations.replay_page(self.account, after=after, through=through, page=limit)
+        frames = [(event.event_id, self._encode_event(event)) for event in events if event.event_id is not None]
+        return frames, covered
 
     def _encode_event(self, event: BusEvent) -> Frame:
         data = event.data_of(event.variant(self.session.user_id, self.session.is_client))

@@ -47,7 +47,7 @@ def _event(event_id: int | None, *, staff_only: bool = False, firm_id: int = 1) 
 
 
 def _queued(session: Session) -> list[object]:
-    return list(session._queue._queue)  # type: ignore[attr-defined]
+    return list(session._frames)
 
 
 def _numbers(session: Session) -> list[int]:
@@ -135,3 +135,39 @@ async def test_typing_is_dropped_when_a_queue_is_full_and_durable_overflow_waits
         await asyncio.sleep(0.01)
     assert slow.close_reason is not None
     assert slow.close_reason[0] == 4001
+
+
+async def test_a_session_past_its_queue_reads_the_missed_events_back_in_order_as_it_writes() -> None:
+    hub = Hub(_no_sql, _zero)
+    await hub.start()
+    session = _session(2, Role.STAFF)  # a queue of 10
+    hub.add(session)
+    sent: list[int] = []
+    pages: list[tuple[int, int]] = []
+
+    async def send(frame: str | bytes) -> None:
+        sent.append(msgspec.json.decode(frame)["data"]["n"])
+        await asyncio.sleep(0)
+
+    async def load_missed(after: int, through: int, limit: int) -> tuple[list[tuple[int, str | bytes]], int]:
+        pages.append((after, through))
+        # What SQL holds for this viewer: every id but 13 (read, but not rendered: its thread is gone).
+        read = list(range(after + 1, through + 1))[:limit]
+        frames = [(n, msgspec.json.encode({"data": {"n": n}})) for n in read if n != 13]
+        return frames, read[-1] if len(read) == limit else through
+
+    session.load_missed = load_missed
+    for n in range(1, 36):  # a burst of 35 at once: 10 queued, 25 missed
+        hub.receive(_event(n))
+    assert session.behind
+    ended = asyncio.Event()
+    session.start(send, ended.set)
+    for _ in range(500):
+        if len(sent) == 34:
+            break
+        await asyncio.sleep(0)
+    assert sent == [n for n in range(1, 36) if n != 13]
+    assert pages == [(10, 35), (20, 35), (30, 35)]  # a queue's worth at a time
+    assert not session.behind
+    assert session.close_reason is None
+    assert not ended.is_set()

@@ -130,7 +130,7 @@ class Conversations:
         self._message_hooks: list[MessageHook] = []
         # A reconnect storm asks these at once: concurrent equal questions share one read.
         self._newest: SharedRead[int, int] = SharedRead()
-        self._replays: SharedRead[tuple[Viewer, int, int, int | None], list[BusEvent]] = SharedRead()
+        self._replays: SharedRead[tuple[Viewer, int, int, int | None], tuple[list[BusEvent], int]] = SharedRead()
 
     def on_message(self, hook: MessageHook) -> None:
         self._message_hooks.append(hook)
@@ -544,18 +544,25 @@ class Conversations:
 
         return await self._newest.get(firm_id, read)
 
-    async def replay(self, account: Account, *, after: int, through: int, page: int | None = None) -> list[BusEvent]:
-        """The durable events in (after, through] the account may see, or ResyncRequired. With
-        ``page``, the oldest ``page`` of them (a session catching up reads on), else all of them
-        up to the replay limit."""
+    async def replay(self, account: Account, *, after: int, through: int) -> list[BusEvent]:
+        """The durable events in (after, through] the account may see, or ResyncRequired."""
+        events, _ = await self.replay_page(account, after=after, through=through, page=None)
+        return events
+
+    async def replay_page(
+        self, account: Account, *, after: int, through: int, page: int | None
+    ) -> tuple[list[BusEvent], int]:
+        """The oldest ``page`` durable events in (after, through] the account may see (all of
+        them up to the replay limit with ``page=None``), and the id they cover up to: ``through``
+        once every event there was read (some events read are not rendered: a deleted thread's)."""
         if after >= through:
-            return []
+            return [], through
         viewer = account.viewer
         return await self._replays.get(
             (viewer, after, through, page), lambda: self._replay(viewer, after, through, page)
         )
 
-    async def _replay(self, viewer: Viewer, after: int, through: int, page: int | None) -> list[BusEvent]:
+    async def _replay(self, viewer: Viewer, after: int, through: int, page: int | None) -> tuple[list[BusEvent], int]:
         async with self._db.read() as conn:
             if after < await event_store.pruned_through(conn):
                 raise errors.ResyncRequired("events after that id are no longer kept: refetch threads and history")
@@ -565,7 +572,8 @@ class Conversations:
             )
             if page is None and len(records) > most:
                 raise errors.ResyncRequired(f"more than {most} events were missed: refetch threads and history")
-            return await rendering.render(conn, records)
+            covered = records[-1].id if page is not None and len(records) == page else through
+            return await rendering.render(conn, records), covered
 
     # -- helpers --
 
