@@ -60,6 +60,8 @@ async def test_staff_messages_are_signed(server: ChatdProcess, cast: Cast, conne
     assert seen["data"]["message"]["body"] == sent["body"]
     unsigned = await staff.ok("send", thread_id=thread_id, body="Quick one", client_msg_id=new_id(), signature=False)
     assert unsigned["message"]["body"] == "Quick one"
+    again = await staff.ok("send", thread_id=thread_id, body="Signed again.", client_msg_id=new_id())
+    assert again["message"]["body"] == f"Signed again.\n\n{composed}"
     note = await staff.ok("send", thread_id=thread_id, body="Internal", client_msg_id=new_id(), kind="note")
     assert note["message"]["body"] == "Internal"
     reply = await client.ok("send", thread_id=thread_id, body="Thanks", client_msg_id=new_id())

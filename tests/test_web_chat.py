@@ -106,6 +106,24 @@ async def test_messages_appear_on_the_other_side_within_a_second(chat: Chat) -> 
     )
 
 
+async def test_messages_sent_while_one_is_in_flight_all_go_out_in_order(chat: Chat) -> None:
+    await open_thread(chat.client_page, "Your 2026 tax return")
+    await open_thread(chat.staff_page, "Your 2026 tax return")
+    # Three sends in one go: the second and third join the outbox while the first awaits its answer.
+    await chat.staff_page.get_by_role("textbox", name="Message").evaluate(
+        """composer => {
+            for (const text of ["Burst one", "Burst two", "Burst three"]) {
+                composer.value = text;
+                composer.form.requestSubmit();
+            }
+        }"""
+    )
+    burst = chat.client_page.get_by_role("log").locator("article", has_text=re.compile("^Burst"))
+    await expect(burst).to_have_count(3, timeout=5 * SECOND)
+    await expect(burst).to_contain_text(["Burst one", "Burst two", "Burst three"])
+    await expect(chat.staff_page.get_by_role("log").locator("article.pending")).to_have_count(0)
+
+
 async def test_typing_shows_on_the_other_side(chat: Chat) -> None:
     # The server forwards one typing signal per user and thread every 2 s (the send just before may have
     # used it), and the browser repeats it as long as the user types: type for a while.

@@ -60,13 +60,17 @@ export class Outbox {
     this.confirm(clientMsgId);
   }
 
-  /** Send what is queued, in order, one at a time; stop at the first failure that a retry may fix. */
+  /** Send what is queued, in order, one at a time; stop at the first failure that a retry may fix.
+   * Messages added while it runs are sent in the same run: `add` finds it busy and leaves them to it. */
   async flush() {
     if (this.flushing || !this.connection.ready) return;
     this.flushing = true;
+    const tried = new Set();
     try {
-      for (const item of [...this.items]) {
-        if (item.state === "failed" || !this.items.includes(item)) continue;
+      for (;;) {
+        const item = this.items.find((candidate) => candidate.state !== "failed" && !tried.has(candidate));
+        if (!item) break;
+        tried.add(item);
         item.state = "sending";
         this.onChange();
         try {
