@@ -56,10 +56,14 @@ async def _states(services: Services) -> dict[str, int]:
         return await due_store.count_by_state(conn, ["scheduled.send"])
 
 
-async def _wait_all_done(services: Services, count: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while (await _states(services)).get("done", 0) < count:
-        assert time.monotonic() < deadline, await _states(services)
+async def _wait_all_done(services: Services, count: int, stall: float = 60) -> None:
+    """Until ``count`` are done; fails when none gets done for ``stall`` seconds (a loaded machine
+    is slow, a stuck scheduler makes no progress at all)."""
+    done, progress_at = -1, time.monotonic()
+    while (now_done := (await _states(services)).get("done", 0)) < count:
+        if now_done > done:
+            done, progress_at = now_done, time.monotonic()
+        assert time.monotonic() - progress_at < stall, await _states(services)
         await asyncio.sleep(0.2)
 
 
