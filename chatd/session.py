@@ -49,6 +49,7 @@ class Session:
         "_context",
         "_frames",
         "_gate_open",
+        "_gone",
         "_held",
         "_loading",
         "_missed_through",
@@ -125,6 +126,7 @@ class Session:
         self._gate_open = False
         self._held: list[tuple[int, Frame]] | None = None
         self.close_reason: tuple[int, str] | None = None
+        self._gone = False  # the socket failed: nothing more is queued or awaited
         # Set by the connection: close gracefully once the request in hand is answered.
         self.on_close_request: Callable[[int, str], None] | None = None
 
@@ -146,7 +148,7 @@ class Session:
         if event_id is None:
             self._offer(frame, droppable=True)
             return
-        if event_id <= self.position or self.close_reason is not None:
+        if event_id <= self.position or self.close_reason is not None or self._gone:
             return
         if self.behind:
             # Read from SQL once the client has caught up.
@@ -173,7 +175,7 @@ class Session:
     async def push_reply_when_room(self, frame: Frame) -> None:
         """Queue a frame of a long answer (a replay), waiting while the queue is full instead of
         treating the session as too slow: the client asked for all of it."""
-        while len(self._frames) >= self._queue_size and self.close_reason is None:
+        while len(self._frames) >= self._queue_size and self.close_reason is None and not self._gone:
             if self._room is None:
                 self._room = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._room)
@@ -224,7 +226,7 @@ class Session:
             await asyncio.wait({writer})
 
     def _offer(self, frame: Frame, *, droppable: bool) -> None:
-        if self.close_reason is not None:
+        if self.close_reason is not None or self._gone:
             return
         size = len(self._frames)
         if droppable:
@@ -254,6 +256,14 @@ class Session:
         room, self._room = self._room, None
         if room is not None and not room.done():
             room.set_result(None)
+
+    def _lost(self) -> None:
+        """The socket is gone: drop what is queued, and free a long answer waiting for room."""
+        self._gone = True
+        self._frames.clear()
+        self._make_room()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     def _fall_behind(self, event_id: int) -> None:
         self._missed_through = event_id
@@ -299,9 +309,11 @@ class Session:
                 self._sent += 1
         except SocketGone:
             ended = True
+            self._lost()
         except Exception:
             ended = True
             logger.exception("session %s: writing failed", self.session_id)
+            self._lost()
         finally:
             self._writer = None
             if ended and self._on_end is not None:

@@ -9,7 +9,7 @@ import msgspec
 
 from chatd.bus import Audience, BusEvent
 from chatd.hub import Hub
-from chatd.session import Session
+from chatd.session import Session, SocketGone
 from protocol.values import Role, User
 from storage.directory import Account
 
@@ -171,3 +171,18 @@ async def test_a_session_past_its_queue_reads_the_missed_events_back_in_order_as
     assert not session.behind
     assert session.close_reason is None
     assert not ended.is_set()
+
+
+async def test_a_replay_waiting_for_room_ends_when_the_socket_fails() -> None:
+    session = _session(2, Role.STAFF)  # a queue of 10
+
+    async def send(frame: str | bytes) -> None:
+        raise SocketGone  # the client vanished
+
+    ended = asyncio.Event()
+    for n in range(12):
+        session.push_reply(f"answer {n}")
+    session.start(send, ended.set)
+    # A long answer (a resume's replay) waiting for the full queue to drain: it must not wait forever.
+    await asyncio.wait_for(session.push_reply_when_room("replayed"), 5)
+    assert ended.is_set()
