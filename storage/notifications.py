@@ -343,10 +343,8 @@ async def user_contact(conn: AsyncConnection, user_id: int) -> Recipient | None:
 # -- the fan-out cursor: how far message events were turned into notifications --
 
 
-async def lock_cursor(conn: AsyncConnection, key: str, start: int) -> int:
-    """The cursor's value, held until commit (one process advances it at a time); made at ``start``."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(dialect.insert(Meta).values(key=key, value=start).on_conflict_do_nothing())
+async def lock_cursor(conn: AsyncConnection, key: str) -> int:
+    """The cursor's value (made by its migration), held until commit: one process advances it at a time."""
     query = select(Meta.value).where(Meta.key == key)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()

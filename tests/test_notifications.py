@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import Cast, Connect, chatd_server, new_id, open_thread
+from tests.conftest import Cast, Connect, chatd_server, make_cast, new_id, open_thread
 from tests.mail import MailServer
 from tests.receiver import Receiver
-from tests.support import ChatdProcess, api, deliveries
+from tests.support import ChatdProcess, WsClient, api, deliveries, seeder
 from tests.timing import TestClock
 
 WINDOW_S = 120
@@ -190,3 +191,28 @@ async def test_each_recipient_of_each_new_message_gets_its_own_notification_once
             listed_ids = {n["id"] for n in (await http.get("/api/notifications")).json()["notifications"]}
         assert {n["id"] for n in mine} <= listed_ids
     assert [e for e in client.events if notified(e)] == []  # the author is not told of their own
+
+
+async def test_a_message_sent_before_the_jobs_first_run_is_notified(tmp_path: Path) -> None:
+    """The fan-out job's first run comes a tick after start; what was sent before it counts too."""
+    env = {"CHATD_SCHEDULER_TICK_MS": "8000"}
+    process = ChatdProcess(tmp_path, env=env)
+    process.start()
+    try:
+        async with seeder(tmp_path, env) as services:
+            cast = await make_cast(services)
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
+        client = await WsClient.connect(process.ws_url, cast.token(cast.client))
+        try:
+            opened = await open_thread(staff, cast.client)
+            await client.event(
+                "notification",
+                notification__kind="new_message",
+                notification__message_id=opened["message"]["id"],
+                timeout=30,
+            )
+        finally:
+            await staff.close()
+            await client.close()
+    finally:
+        process.stop()

@@ -223,7 +223,7 @@ class Notifications:
         async with self._db.read() as conn:
             settled = await event_store.settled_event_id(conn)
         async with self._db.write() as conn:
-            after = await store.lock_cursor(conn, CURSOR, settled)
+            after = await store.lock_cursor(conn, CURSOR)
             through = min(settled, after + 500)
             if through <= after:
                 return 0
