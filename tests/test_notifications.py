@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Cast, Connect, chatd_server, make_cast, new_id, open_thread
+from tests.conftest import Cast, Connect, chatd_server, new_id, open_thread, own_chatd
 from tests.mail import MailServer
 from tests.receiver import Receiver
-from tests.support import ChatdProcess, WsClient, api, deliveries, seeder
+from tests.support import ChatdProcess, WsClient, api, deliveries
 from tests.timing import TestClock
 
 WINDOW_S = 120
@@ -195,12 +195,7 @@ async def test_each_recipient_of_each_new_message_gets_its_own_notification_once
 
 async def test_a_message_sent_before_the_jobs_first_run_is_notified(tmp_path: Path) -> None:
     """The fan-out job's first run comes a tick after start; what was sent before it counts too."""
-    env = {"CHATD_SCHEDULER_TICK_MS": "8000"}
-    process = ChatdProcess(tmp_path, env=env)
-    process.start()
-    try:
-        async with seeder(tmp_path, env) as services:
-            cast = await make_cast(services)
+    async with own_chatd(tmp_path, {"CHATD_SCHEDULER_TICK_MS": "8000"}) as (process, cast):
         staff = await WsClient.connect(process.ws_url, cast.token(cast.staff))
         client = await WsClient.connect(process.ws_url, cast.token(cast.client))
         try:
@@ -214,5 +209,3 @@ async def test_a_message_sent_before_the_jobs_first_run_is_notified(tmp_path: Pa
         finally:
             await staff.close()
             await client.close()
-    finally:
-        process.stop()
