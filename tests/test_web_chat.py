@@ -282,7 +282,9 @@ async def test_leaving_with_a_draft_asks_first(chat: Chat) -> None:
     await page.evaluate("location.hash = '#/'; location.reload()")  # a navigation away from the page
     await page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"]
-    # The draft was kept, and is shown in the thread list.
+    # The draft was kept, and is shown in the thread list (waiting for the page to be at '#/' first,
+    # so that navigation cannot overtake the click below).
+    await expect(page.get_by_role("main")).to_contain_text("Pick a conversation")
     await expect(page.get_by_role("navigation")).to_contain_text("Draft: half-written thought")
     await page.get_by_role("navigation").get_by_role("link", name=re.compile("Your 2026 tax return")).click()
     await expect(page.get_by_role("textbox", name="Message")).to_have_value("half-written thought")
