@@ -117,25 +117,36 @@ async def test_redis_restarted_then_blackholed_loses_nothing(tmp_path: Path) -> 
         await store.close()
 
 
+async def database_outage_scene(
+    tmp_path: Path, found: Cluster
+) -> tuple[list[int], Store, list[Observer], int, list[Sent], list[int]]:
+    """The database-outage tests' start: staff, a client, a second staff member and another firm's
+    client spread over both processes, a thread with two messages every observer has received.
+    Returns the processes' pids, the store, the observers (in that order), the thread, what was sent
+    and how many events each observer holds."""
+    one, two = found.processes
+    pids = [p.process.pid for p in found.processes if p.process is not None]
+    async with seeder(tmp_path, found.seed_env) as services:
+        cast = await make_cast(services)
+    store = Store(found.direct_db_url)
+    staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
+    client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
+    staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
+    other = await Observer.connect(one.ws_url, cast.other_client, cast.token(cast.other_client))
+    observers = [staff, client, staff2, other]
+    thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
+    sent = await send_messages(staff.conn, thread_id, "before", 2)
+    await wait_delivered(store, observers)
+    return pids, store, observers, thread_id, sent, [len(o.events()) for o in observers]
+
+
 async def test_database_down_answers_unavailable_and_stores_each_retry_once(tmp_path: Path) -> None:
     """While PostgreSQL refuses connections, sends answer the retryable ``unavailable`` (never an ack)
     and nothing is delivered; once it is back, the same processes serve again and a retried send
     (same client_msg_id) is stored once."""
     async with cluster(tmp_path) as found:
-        one, two = found.processes
-        pids = [p.process.pid for p in found.processes if p.process is not None]
-        async with seeder(tmp_path, found.seed_env) as services:
-            cast = await make_cast(services)
-        store = Store(found.direct_db_url)
-        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
-        client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
-        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
-        other = await Observer.connect(one.ws_url, cast.other_client, cast.token(cast.other_client))
-        observers = [staff, client, staff2, other]
-        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
-        sent = await send_messages(staff.conn, thread_id, "before", 2)
-        await wait_delivered(store, observers)
-        delivered = [len(o.events()) for o in observers]
+        pids, store, observers, thread_id, sent, delivered = await database_outage_scene(tmp_path, found)
+        staff, client, _, other = observers
 
         found.db_link.refusing = True
         found.db_link.cut()
@@ -172,20 +183,8 @@ async def test_a_silent_database_answers_unavailable_in_bounded_time_and_stores_
     connections, and a retried send (same client_msg_id) is stored once."""
     env = {"CHATD_DB_TIMEOUT_MS": str(DB_TIMEOUT_S * 1000)}
     async with cluster(tmp_path, env) as found:
-        one, two = found.processes
-        pids = [p.process.pid for p in found.processes if p.process is not None]
-        async with seeder(tmp_path, found.seed_env) as services:
-            cast = await make_cast(services)
-        store = Store(found.direct_db_url)
-        staff = await Observer.connect(one.ws_url, cast.staff, cast.token(cast.staff))
-        client = await Observer.connect(two.ws_url, cast.client, cast.token(cast.client))
-        staff2 = await Observer.connect(two.ws_url, cast.staff2, cast.token(cast.staff2))
-        other = await Observer.connect(one.ws_url, cast.other_client, cast.token(cast.other_client))
-        observers = [staff, client, staff2, other]
-        thread_id = (await open_thread(staff.conn, cast.client))["thread"]["id"]
-        sent = await send_messages(staff.conn, thread_id, "before", 2)
-        await wait_delivered(store, observers)
-        delivered = [len(o.events()) for o in observers]
+        pids, store, observers, thread_id, sent, delivered = await database_outage_scene(tmp_path, found)
+        staff, client, _, other = observers
 
         found.db_link.blackhole()
         loop = asyncio.get_running_loop()
