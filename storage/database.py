@@ -32,6 +32,8 @@ MIGRATION_LOCK_KEY = 0x63686174645F6D67  # "chatd_mg"
 # How long PostgreSQL may keep chatd waiting (connecting, on one statement, for a pooled connection)
 # before the request is answered ``unavailable`` (CHATD_DB_TIMEOUT_MS).
 DEFAULT_TIMEOUT_S = 10.0
+# A transaction left idle this many timeouts is one whose client is gone (see ``_engine``).
+IDLE_IN_TRANSACTION_TIMEOUTS = 2
 # At most this many writes share one transaction: the first of a batch waits for the others'
 # statements before its commit, so a bound keeps that wait short.
 MAX_BATCH = 16
@@ -76,6 +78,12 @@ class Database:
         connect_args: dict[str, Any] = {"timeout": self._timeout_s}
         if command_timeout:
             connect_args["command_timeout"] = self._timeout_s
+            # A transaction whose client went silent mid-way would otherwise hold its row locks on
+            # the server for good (the server's socket is still open): every later write to those
+            # rows would time out, long after the network is back. The server ends such a session
+            # once it has waited this long for the next statement; chatd never idles in one.
+            idle_ms = int(self._timeout_s * 1000 * IDLE_IN_TRANSACTION_TIMEOUTS)
+            connect_args["server_settings"] = {"idle_in_transaction_session_timeout": str(idle_ms)}
         return create_async_engine(
             self.url, echo=self._echo, pool_pre_ping=True, pool_timeout=self._timeout_s, connect_args=connect_args
         )
