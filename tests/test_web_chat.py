@@ -14,9 +14,9 @@ from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
 from chatd.services.context import Services
-from protocol.values import Role, User
-from tests.support import ChatdProcess, new_firm
-from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
+from protocol.values import User
+from tests.support import ChatdProcess
+from tests.web_support import PASSWORD, chromium, log_in, new_page, open_thread, screenshot, seed_leroy, start_thread
 
 SECOND = 1000
 
@@ -32,13 +32,7 @@ class Chat:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def chat(server: ChatdProcess, services: Services) -> AsyncIterator[Chat]:
-    firm = await new_firm(services, "Cabinet Leroy")
-    staff = await services.directory.create_user(
-        firm_id=firm.id, email="anne@leroy.test", name="Anne Leroy", role=Role.STAFF, password=PASSWORD
-    )
-    client = await services.directory.create_user(
-        firm_id=firm.id, email="claire@client.test", name="Claire Dubois", role=Role.CLIENT, password=PASSWORD
-    )
+    staff, client = await seed_leroy(services)
     async with chromium() as browser:
         _, staff_page = await new_page(browser, server.base_url)
         _, client_page = await new_page(browser, server.base_url)
@@ -51,21 +45,6 @@ async def chat(server: ChatdProcess, services: Services) -> AsyncIterator[Chat]:
         for page in (staff_page, client_page):
             unexpected = [e for e in page.errors if "401" not in e]  # type: ignore[attr-defined]
             assert unexpected == [], unexpected
-
-
-async def start_thread(page: Page, subject: str, body: str, client: str | None = "Claire Dubois") -> None:
-    await page.get_by_role("link", name="New conversation").click()
-    await page.get_by_label("Subject").fill(subject)
-    if client is not None:
-        await page.get_by_label("Client").select_option(label=client)
-    await page.get_by_label("First message").fill(body)
-    await page.get_by_role("button", name="Start conversation").click()
-    await expect(page.get_by_role("heading", name=subject)).to_be_visible()
-
-
-async def open_thread(page: Page, subject: str) -> None:
-    await page.get_by_role("navigation").get_by_role("link", name=re.compile(re.escape(subject))).click()
-    await expect(page.get_by_role("heading", name=subject)).to_be_visible()
 
 
 def messages(page: Page) -> object:

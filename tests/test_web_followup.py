@@ -5,17 +5,15 @@ resume, see posted when the server's clock reaches it, and stop."""
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from protocol.values import Role
 from tests.mail import MailServer
-from tests.support import ChatdProcess, WsClient, new_firm, seeder
+from tests.support import ChatdProcess, WsClient, seeder
 from tests.timing import TestClock
-from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
+from tests.web_support import chromium, open_thread, screenshot, seed_leroy, signed_in, start_thread
 
 
 def next_monday_nine_utc(now: datetime) -> datetime:
@@ -33,16 +31,6 @@ async def reminders_to(mail: MailServer, address: str, count: int) -> None:
     raise AssertionError(f"fewer than {count} reminder emails to {address}")
 
 
-async def open_conversation(staff: Page, client: Page) -> None:
-    await staff.get_by_role("link", name="New conversation").click()
-    await staff.get_by_label("Subject").fill("Receipts")
-    await staff.get_by_label("Client").select_option(label="Claire Dubois")
-    await staff.get_by_label("First message").fill("Could you send last month's receipts?")
-    await staff.get_by_role("button", name="Start conversation").click()
-    await client.get_by_role("navigation").get_by_role("link", name=re.compile("Receipts")).click()
-    await expect(client.get_by_role("log").get_by_text("Could you send last month's receipts?")).to_be_visible()
-
-
 async def test_staff_set_reminders_and_a_recurring_message_from_the_follow_up_panel(tmp_path: Path) -> None:
     clock = TestClock(tmp_path / "clock")
     mail = MailServer()
@@ -52,20 +40,13 @@ async def test_staff_set_reminders_and_a_recurring_message_from_the_follow_up_pa
     server.start()
     try:
         async with seeder(tmp_path, env) as services:
-            firm = await new_firm(services, "Cabinet Leroy")
-            anne = await services.directory.create_user(
-                firm_id=firm.id, email="anne@leroy.test", name="Anne Leroy", role=Role.STAFF, password=PASSWORD
-            )
+            anne, claire = await seed_leroy(services)
             token = (await services.directory.create_token(anne.id))[1]
-            await services.directory.create_user(
-                firm_id=firm.id, email="claire@client.test", name="Claire Dubois", role=Role.CLIENT, password=PASSWORD
-            )
         async with chromium() as browser:
-            _, staff = await new_page(browser, server.base_url)
-            _, client = await new_page(browser, server.base_url)
-            await log_in(staff, "anne@leroy.test")
-            await log_in(client, "claire@client.test")
-            await open_conversation(staff, client)
+            staff, client = await signed_in(browser, server.base_url, anne.email, claire.email)
+            await start_thread(staff, "Receipts", "Could you send last month's receipts?")
+            await open_thread(client, "Receipts")
+            await expect(client.get_by_role("log").get_by_text("Could you send last month's receipts?")).to_be_visible()
             await expect(client.get_by_role("button", name="Follow-up")).to_have_count(0)  # staff only
 
             await staff.get_by_role("button", name="Follow-up").click()
@@ -79,7 +60,7 @@ async def test_staff_set_reminders_and_a_recurring_message_from_the_follow_up_pa
             await expect(status).to_contain_text("0 of 3 reminders sent · next")
 
             await panel.get_by_role("button", name="Remind now").click()
-            await reminders_to(mail, "claire@client.test", 1)
+            await reminders_to(mail, claire.email, 1)
 
             await panel.get_by_label("Text").fill("Please send this week's receipts.")
             await panel.get_by_label("Repeat").select_option(label="Every week")

@@ -3,14 +3,12 @@ once, on both sides, after reconnecting and resuming."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from playwright.async_api import expect
 
-from protocol.values import Role
-from tests.support import ChatdProcess, new_firm, seeder
-from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
+from tests.support import ChatdProcess, seeder
+from tests.web_support import chromium, open_thread, screenshot, seed_leroy, signed_in, start_thread
 
 # The client retries with a jittered backoff capped at 8 s; allow for it and the server's start.
 BACK_ONLINE_MS = 20_000
@@ -21,23 +19,11 @@ async def test_messages_typed_while_the_server_is_down_are_delivered_once(tmp_pa
     server.start()
     try:
         async with seeder(tmp_path, server.env) as services:
-            firm = await new_firm(services, "Cabinet Leroy")
-            await services.directory.create_user(
-                firm_id=firm.id, email="anne@leroy.test", name="Anne Leroy", role=Role.STAFF, password=PASSWORD
-            )
-            await services.directory.create_user(
-                firm_id=firm.id, email="claire@client.test", name="Claire Dubois", role=Role.CLIENT, password=PASSWORD
-            )
+            anne, claire = await seed_leroy(services)
         async with chromium() as browser:
-            _, staff = await new_page(browser, server.base_url)
-            _, client = await new_page(browser, server.base_url)
-            await log_in(staff, "anne@leroy.test")
-            await log_in(client, "claire@client.test")
-            await client.get_by_role("link", name="New conversation").click()
-            await client.get_by_label("Subject").fill("Lease renewal")
-            await client.get_by_label("First message").fill("Can we talk about the lease?")
-            await client.get_by_role("button", name="Start conversation").click()
-            await staff.get_by_role("navigation").get_by_role("link", name=re.compile("Lease renewal")).click()
+            staff, client = await signed_in(browser, server.base_url, anne.email, claire.email)
+            await start_thread(client, "Lease renewal", "Can we talk about the lease?", client=None)
+            await open_thread(staff, "Lease renewal")
             await expect(staff.get_by_role("log").get_by_text("Can we talk about the lease?")).to_be_visible()
 
             server.stop()

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from protocol.values import Role
-from tests.support import ChatdProcess, new_firm, seeder
+from tests.support import ChatdProcess, seeder
 from tests.timing import TestClock
-from tests.web_support import PASSWORD, chromium, log_in, new_page, screenshot
+from tests.web_support import chromium, open_thread, screenshot, seed_leroy, signed_in, start_thread
 
 
 async def test_a_scheduled_message_waits_can_be_cancelled_and_goes_out_when_due(tmp_path: Path) -> None:
@@ -21,24 +20,11 @@ async def test_a_scheduled_message_waits_can_be_cancelled_and_goes_out_when_due(
     server.start()
     try:
         async with seeder(tmp_path, env) as services:
-            firm = await new_firm(services, "Cabinet Leroy")
-            await services.directory.create_user(
-                firm_id=firm.id, email="anne@leroy.test", name="Anne Leroy", role=Role.STAFF, password=PASSWORD
-            )
-            await services.directory.create_user(
-                firm_id=firm.id, email="claire@client.test", name="Claire Dubois", role=Role.CLIENT, password=PASSWORD
-            )
+            anne, claire = await seed_leroy(services)
         async with chromium() as browser:
-            _, staff = await new_page(browser, server.base_url)
-            _, client = await new_page(browser, server.base_url)
-            await log_in(staff, "anne@leroy.test")
-            await log_in(client, "claire@client.test")
-            await staff.get_by_role("link", name="New conversation").click()
-            await staff.get_by_label("Subject").fill("Documents for your return")
-            await staff.get_by_label("Client").select_option(label="Claire Dubois")
-            await staff.get_by_label("First message").fill("We need three documents.")
-            await staff.get_by_role("button", name="Start conversation").click()
-            await client.get_by_role("navigation").get_by_role("link", name=re.compile("Documents")).click()
+            staff, client = await signed_in(browser, server.base_url, anne.email, claire.email)
+            await start_thread(staff, "Documents for your return", "We need three documents.")
+            await open_thread(client, "Documents for your return")
             await expect(client.get_by_role("log").get_by_text("We need three documents.")).to_be_visible()
 
             composer = staff.get_by_role("textbox", name="Message")
