@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 
 from tests.support import free_port
 
@@ -30,6 +31,12 @@ class CuttableProxy:
         self._stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Connections open through the proxy, by the target port each was sent to.
+        self._open: Counter[int] = Counter()
+
+    def open_to(self, port: int) -> int:
+        """How many connections through the proxy are open to the target ``port`` now."""
+        return self._open[port]
 
     @property
     def ws_url(self) -> str:
@@ -68,24 +75,28 @@ class CuttableProxy:
             writer.transport.abort()
             return
         try:
-            up_reader, up_writer = await self._connect_upstream()
+            port, up_reader, up_writer = await self._connect_upstream()
         except OSError:
             writer.transport.abort()  # the service behind is down: so is the connection
             return
         self._writers.add(up_writer)
         generation = self._generation
-        await asyncio.gather(
-            self._pump(reader, up_writer, generation, downstream=False),
-            self._pump(up_reader, writer, generation, downstream=True),
-            return_exceptions=True,
-        )
+        self._open[port] += 1
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, generation, downstream=False),
+                self._pump(up_reader, writer, generation, downstream=True),
+                return_exceptions=True,
+            )
+        finally:
+            self._open[port] -= 1
 
-    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect_upstream(self) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
         for _ in self.target_ports:
             port = self.target_ports[self._turn % len(self.target_ports)]
             self._turn += 1
             try:
-                return await asyncio.open_connection("127.0.0.1", port)
+                return port, *await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 continue
         raise ConnectionRefusedError(f"no target accepts: {self.target_ports}")

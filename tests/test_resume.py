@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,39 @@ async def test_a_late_resume_repeats_nothing(cast: Cast, connect: Connect) -> No
     event_ids = [e["event_id"] for e in client.events]
     assert len(event_ids) == len(set(event_ids))
     assert sum(e["type"] == "thread.created" for e in client.events) == 1
+
+
+async def test_concurrent_resumes_of_different_users_each_replay_what_they_may_see(
+    cast: Cast, connect: Connect
+) -> None:
+    """A reconnect storm's replays are rendered together (chatd/services/events.py,
+    SharedRendering): each user still gets only the events it may see, in its own variant."""
+    staff = await connect(cast.token(cast.staff))
+    client = await connect(cast.token(cast.client))
+    thread_id = (await open_thread(staff, cast.client))["thread"]["id"]
+    await client.event("message.created", message__thread_id=thread_id)
+    since = client.events[-1]["event_id"]
+    staff_key, note_key, client_key = new_id(), new_id(), new_id()
+    to_client = await staff.ok("send", thread_id=thread_id, body="to the client", client_msg_id=staff_key)
+    note = await staff.ok("send", thread_id=thread_id, body="staff only", client_msg_id=note_key, kind="note")
+    from_client = await client.ok("send", thread_id=thread_id, body="from the client", client_msg_id=client_key)
+    await staff.event("message.created", message__id=from_client["message"]["id"])
+
+    back = [await connect(cast.token(user)) for user in (cast.staff, cast.staff2, cast.client, cast.client)]
+    for resumed in await asyncio.gather(*(b.ok("resume", after_event_id=since) for b in back)):
+        assert resumed["replayed"] >= 2
+    ids = {"to": to_client["message"]["id"], "note": note["message"]["id"], "from": from_client["message"]["id"]}
+
+    def replayed(ws: WsClient) -> dict[int, str | None]:
+        """Each replayed message's id and the client_msg_id shown with it."""
+        return {
+            e["data"]["message"]["id"]: e["data"]["message"].get("client_msg_id")
+            for e in ws.events
+            if e["type"] == "message.created" and since < e["event_id"] <= ws.hello["event_id"]
+        }
+
+    author, colleague, *clients = back
+    assert replayed(author) == {ids["to"]: staff_key, ids["note"]: note_key, ids["from"]: None}
+    assert replayed(colleague) == {ids["to"]: None, ids["note"]: None, ids["from"]: None}
+    for ws in clients:
+        assert replayed(ws) == {ids["to"]: None, ids["from"]: client_key}

@@ -131,6 +131,7 @@ class Conversations:
         # A reconnect storm asks these at once: concurrent equal questions share one read.
         self._newest: SharedRead[int, int] = SharedRead()
         self._replays: SharedRead[tuple[Viewer, int, int, int | None], tuple[list[BusEvent], int]] = SharedRead()
+        self._rendering = rendering.SharedRendering(db)
 
     def on_message(self, hook: MessageHook) -> None:
         self._message_hooks.append(hook)
@@ -573,7 +574,8 @@ class Conversations:
             if page is None and len(records) > most:
                 raise errors.ResyncRequired(f"more than {most} events were missed: refetch threads and history")
             covered = records[-1].id if page is not None and len(records) == page else through
-            return await rendering.render(conn, records), covered
+        # Rendered with the other viewers' replays of the storm, from rows read after this one.
+        return await self._rendering.render(records), covered
 
     # -- helpers --
 

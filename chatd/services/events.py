@@ -8,11 +8,13 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import Audience, BusEvent
+from chatd.coalesce import Batched
 from chatd.services import business_hours
 from protocol.values import Message as MessageValue
 from protocol.values import MessageKind, Notification, ScheduledMessage, User
 from protocol.values import Task as TaskValue
 from protocol.values import Thread as ThreadValue
+from storage import Database
 from storage import events as event_store
 from storage import messages as message_store
 from storage import notifications as notification_store
@@ -292,3 +294,34 @@ async def _render_one(
 
 async def load(conn: AsyncConnection, after: int, through: int) -> list[BusEvent]:
     return await render(conn, await event_store.events_between(conn, after, through))
+
+
+# At most this many records rendered at once: their ids go into ``IN`` lists.
+_RENDER_CHUNK = 500
+
+
+class SharedRendering:
+    """``render(records)`` for replays that run at the same time: a reconnect storm's sessions
+    each read which events they may see, mostly the same ones (the clients of one account, a
+    firm's staff). Rendered one replay at a time, each event would be read and built once per
+    session; here the records of the replays that arrive while a rendering runs go together in the
+    next one, each distinct event rendered once, from rows read after every caller asked."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batches: Batched[list[EventRecord], list[BusEvent]] = Batched(self._render)
+
+    async def render(self, records: list[EventRecord]) -> list[BusEvent]:
+        if not records:
+            return []
+        return await self._batches.call(records)
+
+    async def _render(self, batch: list[list[EventRecord]]) -> list[list[BusEvent]]:
+        distinct = sorted({r.id: r for records in batch for r in records}.values(), key=lambda r: r.id)
+        rendered: dict[int | None, BusEvent] = {}
+        async with self._db.read() as conn:
+            for start in range(0, len(distinct), _RENDER_CHUNK):
+                for event in await render(conn, distinct[start : start + _RENDER_CHUNK]):
+                    rendered[event.event_id] = event
+        # Rendering leaves out some records (a deleted thread's events): so does each replay.
+        return [[rendered[r.id] for r in records if r.id in rendered] for records in batch]
