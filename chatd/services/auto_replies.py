@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatd.bus import BusEvent
 from chatd.services import business_hours
-from chatd.services.conversations import Conversations, SendOptions
+from chatd.services.conversations import Conversations
 from protocol.values import Message, MessageKind
 from storage import business_hours as hours_store
 from storage import directory as directory_store
@@ -45,14 +45,7 @@ class AutoReplies:
         if period_end is None or not await hours_store.claim_auto_reply(conn, facts.id, period_end):
             return []
         system = await directory_store.system_account(conn, facts.firm_id, now)
-        # Rendered without teammates to mention: there are no mention notifications to run after commit.
-        _, events, _ = await self._conversations.post(
-            conn,
-            system,
-            facts,
-            body=self._conversations.render_body(hours.auto_reply),
-            client_msg_id=f"auto-reply:{facts.id}:{int(period_end.timestamp())}",
-            kind=MessageKind.MESSAGE,
-            options=SendOptions(automatic=AUTO_REPLY),
+        key = f"auto-reply:{facts.id}:{int(period_end.timestamp())}"
+        return await self._conversations.post_automatic(
+            conn, system, facts, hours.auto_reply, key=key, automatic=AUTO_REPLY
         )
-        return events

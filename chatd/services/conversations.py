@@ -642,6 +642,30 @@ class Conversations:
         thread = (await thread_store.threads_by_ids(conn, [facts.id]))[facts.id]
         return rendering.thread_updated_event(record, facts, thread)
 
+    async def post_automatic(
+        self,
+        conn: AsyncConnection,
+        author: Account,
+        facts: thread_store.ThreadFacts,
+        text: str,
+        *,
+        key: str,
+        automatic: str,
+    ) -> list[BusEvent]:
+        """A message chatd posts by itself (``automatic`` names why: a recurring message, an
+        auto-reply), stored once per ``key``; its events, to publish after the commit. Rendered
+        without teammates to mention, so no mention notifications follow it."""
+        _, events, _ = await self.post(
+            conn,
+            author,
+            facts,
+            body=self.render_body(text),
+            client_msg_id=key,
+            kind=MessageKind.MESSAGE,
+            options=SendOptions(automatic=automatic),
+        )
+        return events
+
     def render_body(self, body: str, *, with_files: bool = False) -> Body:
         """The body checked and rendered (outside any transaction: rendering is CPU work).
         A message that carries files may have no text."""

@@ -20,9 +20,9 @@ from chatd.bus import BusEvent
 from chatd.business_hours import zone
 from chatd.clock import Clock
 from chatd.services.business_hours import BusinessHours, firm_zone
-from chatd.services.conversations import Conversations, SendOptions, check_may_write
+from chatd.services.conversations import Conversations, check_may_write
 from chatd.services.events import recurring_event
-from protocol.values import MessageKind, Role
+from protocol.values import Role
 from scheduler import cron
 from scheduler.due import AfterCommit, Again, Done, Failed, Outcome
 from storage import Database
@@ -173,15 +173,9 @@ class RecurringMessages:
             _, event = await self._event(conn, failed, now)
             return Failed(reason, after_commit=[functools.partial(self._conversations.publish, event)])
         await thread_store.lock_for_new_message(conn, facts.id)
-        # Rendered without teammates to mention: there are no mention notifications to run after commit.
-        _, events, _ = await self._conversations.post(
-            conn,
-            author,
-            facts,
-            body=self._conversations.render_body(recurring.body),
-            client_msg_id=f"recurring:{recurring.id}:{int(item.due_at.timestamp())}",
-            kind=MessageKind.MESSAGE,
-            options=SendOptions(automatic=RECURRING),
+        key = f"recurring:{recurring.id}:{int(item.due_at.timestamp())}"
+        events = await self._conversations.post_automatic(
+            conn, author, facts, recurring.body, key=key, automatic=RECURRING
         )
         publish: list[AfterCommit] = [functools.partial(self._conversations.publish, event) for event in events]
         where = zone(recurring.time_zone) if recurring.time_zone else await firm_zone(conn, recurring.firm_id)
