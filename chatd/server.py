@@ -6,6 +6,7 @@ accepting, lets each session answer what it is doing, and closes it with 1001 (g
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 from collections.abc import Awaitable
@@ -47,7 +48,32 @@ class _SocketsFirst:
         return self.app(scope, receive, send)
 
 
+# Tracked allocations (net of deallocations) between two young collections; CPython's default is 700.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Once started: keep the garbage collector's passes rare and short.
+
+    With CPython's defaults (a young pass per 700 net allocations), whatever in-flight sends held
+    at each young pass was promoted, and the old generation filled up: with 2,000 connections at
+    100 sends/s, 69 young passes in 10 s and a full pass every 10 to 30 s, each walking the 400,000
+    objects of every connection for 150 to 500 ms (nothing sent meanwhile) to free almost nothing.
+    At 10,000 the young generation fills from what stays alive, not from sends in flight: no pass
+    at all in the same 10 s, and a young pass, when one comes, walks at most that many objects (a
+    few ms). What start-up built (modules, the schema, compiled statements) lives as long as the
+    process: frozen, no pass walks it again."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+
+
 class Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settle_heap()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()
