@@ -8,14 +8,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.models import Base
+from storage.metadata import include_name, metadata
 
-target_metadata = Base.metadata
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    # The full-text index's virtual table and its shadow tables are made by hand (0011_inbox).
-    return not (type_ == "table" and name is not None and name.startswith("messages_fts"))
+target_metadata = metadata
 
 
 def run_with(connection: Connection) -> None:

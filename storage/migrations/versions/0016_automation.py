@@ -43,7 +43,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages") as batch_op:
-        batch_op.drop_column("automatic")
+    # In place (SQLite has dropped columns itself since 3.35): a batch copy of messages would lose
+    # the full-text index's triggers (0011_inbox), and search would stop seeing new messages.
+    op.drop_column("messages", "automatic")
     op.drop_table("thread_auto_replies")
     op.drop_table("business_hours")

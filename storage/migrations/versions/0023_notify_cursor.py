@@ -20,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The newest id in a subquery: an aggregate over the outer query would give its row even when
+    # the guard filters everything out (then the upgrade after a downgrade failed on the key).
     op.execute(
-        "INSERT INTO storage_meta (key, value) SELECT 'notify_fanout_through', COALESCE(MAX(id), 0) FROM events"
+        "INSERT INTO storage_meta (key, value) SELECT 'notify_fanout_through', (SELECT COALESCE(MAX(id), 0) FROM events)"
         " WHERE NOT EXISTS (SELECT 1 FROM storage_meta WHERE key = 'notify_fanout_through')"
     )
 
