@@ -236,15 +236,14 @@ async def events_between(conn: AsyncConnection, after: int, through: int) -> lis
     return [_record(row) for row in rows]
 
 
-async def mentions_between(
-    conn: AsyncConnection, after: int, through: int, message_ids: Sequence[int]
-) -> set[tuple[int, int]]:
-    """(message, user) of each ``mention`` event in the id range, for these messages."""
+async def mentions_since(conn: AsyncConnection, after: int, message_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """(message, user) of each ``mention`` event after id ``after``, for these messages (committed
+    so far, however recent)."""
     if not message_ids:
         return set()
     rows = await conn.execute(
         select(Event.message_id, Event.user_id).where(
-            Event.id > after, Event.id <= through, Event.type == "mention", Event.message_id.in_(message_ids)
+            Event.id > after, Event.type == "mention", Event.message_id.in_(message_ids)
         )
     )
     return {(row.message_id, row.user_id) for row in rows}

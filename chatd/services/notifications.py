@@ -229,12 +229,15 @@ class Notifications:
                 return 0
             records = await event_store.events_between(conn, after, through)
             created = [r.message_id for r in records if r.type == "message.created" and r.message_id is not None]
+            audiences = [await store.message_recipients(conn, message_id) for message_id in created]
             # Someone the message mentions already has the mention notification: not a second one.
-            # Its mention events may lie past this batch's end, not past what has settled.
-            mentioned = await event_store.mentions_between(conn, after, settled, created)
+            # Read after the audiences, with no upper bound: an edit that mentions a teammate makes
+            # them a participant and writes the mention event in one transaction, so whoever the
+            # audiences saw join, this sees mentioned, even past this batch or what has settled.
+            mentioned = await event_store.mentions_since(conn, after, created)
             wanted: list[_Wanted] = []
-            for message_id in created:
-                wanted.extend(await self._new_message(conn, message_id, mentioned))
+            for message_id, audience in zip(created, audiences, strict=True):
+                wanted.extend(await self._new_message(conn, message_id, audience, mentioned))
             after_commit = await self._notify_all(conn, wanted)
             await store.set_cursor(conn, CURSOR, through)
         for effect in after_commit:
@@ -242,9 +245,13 @@ class Notifications:
         return len(records)
 
     async def _new_message(
-        self, conn: AsyncConnection, message_id: int, mentioned: set[tuple[int, int]]
+        self,
+        conn: AsyncConnection,
+        message_id: int,
+        audience: tuple[int, str, list[store.Recipient]],
+        mentioned: set[tuple[int, int]],
     ) -> list[_Wanted]:
-        thread_id, summary, recipients = await store.message_recipients(conn, message_id)
+        thread_id, summary, recipients = audience
         recipients = [r for r in recipients if (message_id, r.user_id) not in mentioned]
         if not recipients:
             return []
