@@ -43,7 +43,9 @@ class CuttableProxy:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        # A balancer's accept queue (nginx: 511, here the kernel's somaxconn), not asyncio's 100:
+        # a crowd reconnecting at once would otherwise wait on SYN retries at the test proxy.
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, backlog=4096)
 
     async def stop(self) -> None:
         self._stopped.set()

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from chatd.client import AuthError, Client, MessageEvent, RequestError, RequestTimeout
+from chatd.client.connection import reconnect_delay
 from chatd.services.context import Services
 from protocol.values import Role, User
 from storage.directory import Account
@@ -172,3 +173,19 @@ async def _account(services: Services, user_id: int) -> Account:
     found = await services.directory.account(user_id)
     assert found is not None
     return found
+
+
+def test_reconnect_delays_spread_a_crowd_over_the_whole_window() -> None:
+    """Full jitter: the clients of a process that went away come back anywhere within the first
+    0.5 s, not together, and each failed attempt doubles the window up to the cap."""
+    first = [reconnect_delay(0, 5.0) for _ in range(2000)]
+    assert 0 <= min(first) < 0.05
+    assert 0.45 < max(first) <= 0.5
+    # Roughly as many in each tenth of the window: no wave.
+    per_tenth = [sum(n / 10 * 0.5 <= d < (n + 1) / 10 * 0.5 for d in first) for n in range(10)]
+    assert min(per_tenth) > 100, per_tenth
+    later = [reconnect_delay(3, 5.0) for _ in range(2000)]
+    assert min(later) < 0.4
+    assert 3.6 < max(later) <= 4.0
+    capped = [reconnect_delay(20, 5.0) for _ in range(2000)]
+    assert 4.5 < max(capped) <= 5.0

@@ -46,6 +46,31 @@ async def test_sigterm_closes_sessions_with_1001_and_loses_nothing(tmp_path: Pat
         process.stop()
 
 
+async def test_sigterm_spreads_the_closes_so_the_clients_do_not_reconnect_at_once(tmp_path: Path) -> None:
+    """At CHATD_DRAIN_RATE sessions a second: 21 sessions at 10 a second close over about 2 s,
+    each with 1001 (without the spread they closed within a few milliseconds)."""
+    process = ChatdProcess(tmp_path, env={"CHATD_DRAIN_RATE": "10"})
+    process.start()
+    async with seeder(tmp_path, process.env) as services:
+        cast = await make_cast(services)
+    sockets = [await WsClient.connect(process.ws_url, cast.token(cast.client)) for _ in range(20)]
+    sockets.append(await WsClient.connect(process.ws_url, cast.token(cast.staff)))
+    for ws in sockets:
+        await ws.ok("ping")
+    loop = asyncio.get_running_loop()
+
+    async def closed_at(ws: WsClient) -> float:
+        await ws.closed.wait()
+        return loop.time()
+
+    watching = [asyncio.ensure_future(closed_at(ws)) for ws in sockets]
+    code = await asyncio.to_thread(process.stop, signal.SIGTERM)
+    assert code in (0, -signal.SIGTERM), process.log()
+    moments = await asyncio.wait_for(asyncio.gather(*watching), 10)
+    assert {ws.conn.close_code for ws in sockets} == {1001}
+    assert max(moments) - min(moments) >= 1.0, sorted(m - min(moments) for m in moments)
+
+
 async def test_a_client_that_never_reads_is_closed_and_others_are_unaffected(tmp_path: Path) -> None:
     # Robust on a loaded machine: only the queue may close the sleeper (no heartbeat from either
     # side while it sleeps), and the test clients send no pings a busy loop could answer late.

@@ -40,6 +40,17 @@ logger = logging.getLogger(__name__)
 # Ops that carry a client_msg_id: safe to repeat after a reconnect.
 RETRIED_OPS = frozenset({"send", "thread.create"})
 RESYNC = "resync_required"
+# The first reconnect comes within this, each failed one doubles it (docs/protocol.md, "Writing a
+# client"; the web client does the same).
+RECONNECT_BASE_S = 0.5
+
+
+def reconnect_delay(attempt: int, cap: float) -> float:
+    """How long to wait before reconnect attempt ``attempt`` (0 first): anywhere between 0 and the
+    ceiling ("full jitter"). The clients of a process that went away all lose their socket in the
+    same instant; spread over the whole window, they come back a few at a time instead of together,
+    and a crowd whose handshakes time out does not come back in the same waves."""
+    return random.uniform(0, min(cap, RECONNECT_BASE_S * 2**attempt))
 
 
 @dataclass
@@ -255,8 +266,7 @@ class Client:
             self._fail_sent_on(conn)
             await self._room.wait()
             while True:
-                delay = min(self.max_reconnect_delay, 0.05 * 2**attempt) * random.uniform(0.5, 1.0)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(reconnect_delay(attempt, self.max_reconnect_delay))
                 attempt += 1
                 try:
                     conn = await self._open()

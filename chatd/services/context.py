@@ -37,6 +37,10 @@ from protocol.errors import CloseCode
 from scheduler import Scheduler
 from storage import Database
 
+# Shutdown closes sessions in steps this far apart, over this long at most.
+DRAIN_STEP_S = 0.05
+MAX_DRAIN_SPREAD_S = 5.0
+
 
 @dataclass
 class Services:
@@ -73,8 +77,19 @@ class Services:
     web_push: WebPush
 
     async def close_sessions(self, timeout_s: float = 10.0) -> None:
-        """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001."""
-        for session in self.hub.sessions():
-            session.request_close(CloseCode.GOING_AWAY, "server shutting down: reconnect and resume")
+        """Graceful shutdown: every session answers what it is doing, flushes, and closes with 1001.
+
+        The closes are spread out, ``drain_rate`` a second (over ``MAX_DRAIN_SPREAD_S`` at most):
+        each client reconnects to another process and resumes at once, and a thousand of them in
+        the same instant queue their handshakes there past the clients' timeouts, which then retry
+        (a rolling restart's slow tail, docs/reliability.md). Sessions not yet closed stay live."""
+        sessions = self.hub.sessions()
+        spread_s = min(MAX_DRAIN_SPREAD_S, len(sessions) / max(1, self.settings.drain_rate))
+        steps = max(1, round(spread_s / DRAIN_STEP_S))
+        for step in range(steps):
+            if step:
+                await asyncio.sleep(spread_s / steps)
+            for session in sessions[step * len(sessions) // steps : (step + 1) * len(sessions) // steps]:
+                session.request_close(CloseCode.GOING_AWAY, "server shutting down: reconnect and resume")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.hub.emptied(), timeout_s)
