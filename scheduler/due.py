@@ -111,12 +111,22 @@ class DueWork:
     async def run_due(self) -> int:
         """Handle every due row of the transactional kinds (up to one batch); the count handled."""
         kinds = sorted(self._handlers)
+        if not await self._any_due(kinds):
+            return 0
         handled = 0
-        while kinds and handled < self._batch:
+        while handled < self._batch:
             if not await self._handle_one(kinds):
                 break
             handled += 1
         return handled
+
+    async def _any_due(self, kinds: list[str]) -> bool:
+        """Checked by a read first: on SQLite an idle tick takes no write lock, which every send
+        queues for (six jobs took it each tick, all at once)."""
+        if not kinds:
+            return False
+        async with self._db.read() as conn:
+            return await due_store.any_due(conn, kinds, self._now())
 
     async def _handle_one(self, kinds: list[str]) -> bool:
         now = self._now()
@@ -149,8 +159,10 @@ class DueWork:
     async def run_deliveries(self) -> int:
         """Lease due delivery rows (up to one batch) and deliver them concurrently; the count leased."""
         kinds = self.delivery_kinds
+        if not await self._any_due(kinds):
+            return 0
         leased: list[DueItem] = []
-        while kinds and len(leased) < self._batch:
+        while len(leased) < self._batch:
             now = self._now()
             async with self._db.write() as conn:
                 item = await due_store.lease_due(conn, kinds, now, self._lease)

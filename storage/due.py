@@ -128,6 +128,12 @@ async def pending_by_key(conn: AsyncConnection, key: str) -> DueItem | None:
     return None if row is None else _item(row)
 
 
+async def any_due(conn: AsyncConnection, kinds: list[str], now: datetime) -> bool:
+    """Whether a row of these kinds is due: a read, so an idle tick takes no write lock."""
+    due = select(DueWork.id).where(DueWork.state == PENDING, DueWork.due_at <= now, DueWork.kind.in_(kinds))
+    return await conn.scalar(due.limit(1)) is not None
+
+
 def _next_due_id(conn: AsyncConnection, kinds: list[str], now: datetime) -> Any:
     query = (
         select(DueWork.id)

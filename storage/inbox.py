@@ -54,6 +54,11 @@ async def wake_on_client_message(conn: AsyncConnection, thread_id: int) -> None:
     )
 
 
+async def any_follow_up_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether a thread's follow-up date came: a read, so an idle tick takes no write lock."""
+    return await conn.scalar(select(Thread.id).where(Thread.follow_up_at <= now).limit(1)) is not None
+
+
 async def claim_due_follow_ups(conn: AsyncConnection, now: datetime, limit: int = 500) -> list[DueFollowUp]:
     """Bring threads whose follow-up date came back to the Inbox, marked; each once.
 

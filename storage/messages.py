@@ -307,6 +307,12 @@ async def stop_renotifying(conn: AsyncConnection, message_id: int) -> None:
     await conn.execute(update(Message).where(Message.id == message_id).values(renotify_at=None))
 
 
+async def any_renotification_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether an urgent message is due to be asked again: a read, so an idle tick takes no write lock."""
+    due = select(Message.id).where(Message.renotify_at <= now, Message.deleted_at.is_(None))
+    return await conn.scalar(due.limit(1)) is not None
+
+
 async def claim_due_renotifications(conn: AsyncConnection, now: datetime, limit: int = 500) -> list[StoredMessage]:
     """Urgent messages whose recipients are due to be asked again; each moved to its next time,
     in this transaction, so another process running the same claim finds nothing to do."""

@@ -343,6 +343,11 @@ async def user_contact(conn: AsyncConnection, user_id: int) -> Recipient | None:
 # -- the fan-out cursor: how far message events were turned into notifications --
 
 
+async def read_cursor(conn: AsyncConnection, key: str) -> int:
+    """The cursor's value (made by its migration), as this transaction sees it."""
+    return int((await conn.execute(select(Meta.value).where(Meta.key == key))).scalar_one())
+
+
 async def lock_cursor(conn: AsyncConnection, key: str) -> int:
     """The cursor's value (made by its migration), held until commit: one process advances it at a time."""
     query = select(Meta.value).where(Meta.key == key)

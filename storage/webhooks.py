@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -172,12 +173,21 @@ async def insert_deliveries(conn: AsyncConnection, deliveries: list[NewDelivery]
 # -- delivery: claim, then record the outcome --
 
 
-async def claim_due(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
-    """Due deliveries of active webhooks, oldest first, marked ``delivering`` until ``lease_until``."""
-    due = or_(
+def _due(now: datetime) -> Any:
+    return or_(
         and_(WebhookDelivery.state == PENDING, WebhookDelivery.due_at <= now),
         and_(WebhookDelivery.state == DELIVERING, WebhookDelivery.claimed_until <= now),
     )
+
+
+async def any_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether a delivery is due: a read, so an idle tick takes no write lock."""
+    return await conn.scalar(select(WebhookDelivery.id).where(_due(now)).limit(1)) is not None
+
+
+async def claim_due(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
+    """Due deliveries of active webhooks, oldest first, marked ``delivering`` until ``lease_until``."""
+    due = _due(now)
     query = (
         select(
             WebhookDelivery.id,

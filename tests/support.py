@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import msgspec
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from chatd.app import build_services
@@ -247,6 +248,17 @@ class ChatdProcess:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path else ""
+
+    async def metric(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """One sample of the server's /metrics, by its sorted labels."""
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            text = (await client.get("/metrics")).text
+        return {
+            tuple(sorted(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name
+        }
 
 
 class Firm:

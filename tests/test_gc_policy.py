@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.conftest import new_id, open_thread, own_chatd
 from tests.support import ChatdProcess, WsClient
 
@@ -18,14 +15,8 @@ SENDS = 200
 
 async def collections(server: ChatdProcess) -> dict[str, float]:
     """Garbage collector passes so far, by generation."""
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        text = (await http.get("/metrics")).text
-    return {
-        sample.labels["generation"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "python_gc_collections_total"
-    }
+    passes = await server.metric("python_gc_collections_total")
+    return {dict(labels)["generation"]: value for labels, value in passes.items()}
 
 
 async def test_sends_cause_few_collector_passes(tmp_path: Path) -> None:

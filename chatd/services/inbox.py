@@ -275,6 +275,9 @@ class Inbox:
         """Ask again everyone who has not acknowledged a due urgent message; one claim per message."""
         now = self._clock.now()
         after_commit: list[AfterCommit] = []
+        async with self._db.read() as conn:
+            if not await message_store.any_renotification_due(conn, now):
+                return 0
         async with self._db.write() as conn:
             for message in await message_store.claim_due_renotifications(conn, now):
                 facts = (await thread_store.facts_by_ids(conn, [message.value.thread_id])).get(message.value.thread_id)
@@ -304,6 +307,9 @@ class Inbox:
         now = self._clock.now()
         events: list[BusEvent] = []
         after_commit: list[AfterCommit] = []
+        async with self._db.read() as conn:
+            if not await inbox_store.any_follow_up_due(conn, now):
+                return 0
         async with self._db.write() as conn:
             due = await inbox_store.claim_due_follow_ups(conn, now)
             facts = await thread_store.facts_by_ids(conn, [d.thread_id for d in due])

@@ -60,10 +60,6 @@ class Status:
     deliveries: dict[str, int]
 
 
-class _Raced(Exception):
-    """Another process fanned out the same events first: roll back and let it be."""
-
-
 class Webhooks:
     def __init__(self, db: Database, clock: Clock, settings: Settings, bots: Bots) -> None:
         self._db = db
@@ -144,33 +140,34 @@ class Webhooks:
             self._idle.set()
 
     async def fan_out(self) -> int:
-        """Turn new events into delivery rows; returns how many rows were made."""
+        """Turn new events into delivery rows; returns how many rows were made.
+
+        The events are read and rendered in a read transaction: on SQLite the write lock, which
+        every send queues for, is only taken to move the cursor (on condition: another process may
+        have moved it meanwhile, then there is nothing to do) and store the rows."""
         now = self._clock.now()
         async with self._db.read() as conn:
             # Never past an id that can still commit (PostgreSQL commits ids out of order).
             newest = await event_store.settled_event_id(conn)
-        try:
-            async with self._db.write() as conn:
-                cursor = await store.fanned_out_through(conn)
-                if cursor is None:
-                    # First run on this store: start from now, nothing from before webhooks existed.
-                    await store.advance_fan_out(conn, None, newest)
-                    return 0
-                if newest <= cursor:
-                    return 0
-                through = min(newest, cursor + FAN_OUT_BATCH)
-                deliveries = await self._deliveries(conn, cursor, through)
-                if not await store.advance_fan_out(conn, cursor, through):
-                    raise _Raced
-                await store.insert_deliveries(conn, deliveries, now)
-        except _Raced:
-            return 0
+            cursor = await store.fanned_out_through(conn)
+            if cursor is not None and newest <= cursor:
+                return 0
+            through = newest if cursor is None else min(newest, cursor + FAN_OUT_BATCH)
+            # First run on this store: start from now, nothing from before webhooks existed.
+            deliveries = [] if cursor is None else await self._deliveries(conn, cursor, through)
+        async with self._db.write() as conn:
+            if not await store.advance_fan_out(conn, cursor, through):
+                return 0
+            await store.insert_deliveries(conn, deliveries, now)
         return len(deliveries)
 
     async def deliver_due(self) -> int:
         """POST the due deliveries; returns how many were attempted."""
         now = self._clock.now()
         lease = timedelta(seconds=self._settings.webhook_timeout_s * 2 + 30)
+        async with self._db.read() as conn:
+            if not await store.any_due(conn, now):
+                return 0
         async with self._db.write() as conn:
             claims = await store.claim_due(conn, now, now + lease, CLAIM_BATCH)
         if not claims:
