@@ -79,6 +79,7 @@ class RedisBroker:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._ever_subscribed = False
+        self._stopping = False
 
     async def start(self, hub: Hub) -> None:
         self._hub = hub
@@ -114,10 +115,19 @@ class RedisBroker:
         # What is published just before stopping (a revocation from the CLI) still goes out.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox.join(), _FLUSH_S)
+        # A cancellation can be lost in redis-py's own timeouts (asyncio.timeout in Python 3.11 turns
+        # one that lands as the timeout fires into a TimeoutError): the loops also check
+        # ``_stopping``, so each ends within one health interval even then (a test's teardown hung).
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._client.aclose()
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=2 * self._health_s)
+            if stuck:
+                logger.warning("redis tasks still running at stop: %s", ", ".join(t.get_name() for t in stuck))
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(self._health_s):
+                await self._client.aclose()
 
     async def _send(self) -> None:
         while True:
@@ -135,7 +145,7 @@ class RedisBroker:
 
     async def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             try:
                 await self._subscribe_and_deliver()
             except (RedisError, OSError) as exc:
@@ -169,7 +179,7 @@ class RedisBroker:
         """Deliver messages; ping when it is quiet, and give up when Redis stays silent."""
         loop = asyncio.get_running_loop()
         heard = loop.time()
-        while True:
+        while not self._stopping:
             message = await pubsub.get_message(timeout=self._health_s)
             if message is not None:
                 heard = loop.time()
