@@ -48,7 +48,7 @@ class Settings:
     resume_grace_s: float = 1.0
     # On shutdown, sessions are closed (1001) at most this many a second, so their clients do not
     # all reconnect to the other processes in the same instant (spread over 5 s at most).
-    drain_rate: int = 500
+    drain_rate: int = 2000
     session_days: int = 30
     # Password attempts (logins, password changes) per client address: a burst of this many, then
     # this many a minute.
@@ -120,7 +120,7 @@ class Settings:
             login_attempts_per_minute=_int(env, "CHATD_LOGIN_ATTEMPTS_PER_MINUTE", 30),
             revalidate_s=_int(env, "CHATD_REVALIDATE_S", 30),
             resume_grace_s=_int(env, "CHATD_RESUME_GRACE_MS", 1000) / 1000,
-            drain_rate=_int(env, "CHATD_DRAIN_RATE", 500),
+            drain_rate=_int(env, "CHATD_DRAIN_RATE", 2000),
             cookie_secure=env.get("CHATD_COOKIE_SECURE", "") in ("1", "true", "yes"),
             ws_compression=env.get("CHATD_WS_COMPRESSION", "") in ("1", "true", "yes"),
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,

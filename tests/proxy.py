@@ -19,6 +19,9 @@ class CuttableProxy:
         self.port = free_port()
         # While set, what the server sends is swallowed: requests arrive, answers are lost.
         self.deaf = False
+        # Seconds each chunk the client sends waits before it goes on (a slow uplink, a loaded
+        # client): its frames reach the server that much later, the server's come back at once.
+        self.upstream_delay_s = 0.0
         # While set, new connections are closed at once, as by a host whose service is down.
         self.refusing = False
         # Cleared while blackholed: nothing moves either way and new connections hang, yet no
@@ -114,6 +117,8 @@ class CuttableProxy:
                     return
                 if downstream and self.deaf:
                     continue
+                if not downstream and self.upstream_delay_s:
+                    await asyncio.sleep(self.upstream_delay_s)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -189,3 +189,85 @@ def test_reconnect_delays_spread_a_crowd_over_the_whole_window() -> None:
     assert 3.6 < max(later) <= 4.0
     capped = [reconnect_delay(20, 5.0) for _ in range(2000)]
     assert 4.5 < max(capped) <= 5.0
+
+
+async def test_a_handshake_is_given_up_after_open_timeout_and_tried_again(
+    cast: Cast, connect: Connect, proxy: CuttableProxy
+) -> None:
+    """``open_timeout`` bounds the handshake and the hello together (websockets' own 10 s is off:
+    a crowd reconnecting to a loaded process gave up handshakes that were about to succeed and
+    queued them again, docs/reliability.md); a reconnect that times out is retried."""
+    staff = await connect(cast.token(cast.staff))
+    _, token, thread_id = await _bot_in_a_thread(cast, staff)
+    proxy.blackhole()
+    try:
+        with pytest.raises(TimeoutError):
+            await Client(proxy.ws_url, token, open_timeout=0.5).start()
+    finally:
+        proxy.restore()
+    async with Client(proxy.ws_url, token, open_timeout=0.5) as client:
+        proxy.blackhole()  # the socket in place stays open but silent; new ones hang
+        try:
+            proxy.cut()
+            await asyncio.sleep(2)  # a few attempts, each given up after 0.5 s
+            assert not client.connected
+        finally:
+            proxy.restore()
+        await staff.ok("send", thread_id=thread_id, body="after the silence", client_msg_id=new_id())
+        assert await _staff_messages(client, cast.staff.id, 1) == ["after the silence"]
+        assert client.reconnects == 1
+
+
+async def test_a_resume_overtaken_by_live_events_loses_and_repeats_nothing(
+    cast: Cast, connect: Connect, proxy: CuttableProxy
+) -> None:
+    """A resume that reaches the server after its grace (1 s here: the client's frames take 2 s)
+    gets its replay after newer live events (docs/protocol.md §2). The client kept the newest id
+    it had queued as its position, so it dropped the replayed ones as already seen: lost."""
+    staff = await connect(cast.token(cast.staff))
+    _, token, thread_id = await _bot_in_a_thread(cast, staff)
+    async with Client(proxy.ws_url, token) as client:
+        await staff.ok("send", thread_id=thread_id, body="before", client_msg_id=new_id())
+        assert await _staff_messages(client, cast.staff.id, 1) == ["before"]
+        proxy.upstream_delay_s = 2.0
+        try:
+            proxy.cut()
+            for body in ("missed 1", "missed 2"):
+                await staff.ok("send", thread_id=thread_id, body=body, client_msg_id=new_id())
+            while not (client.connected and client.reconnects == 1):  # hello received, resume on its way
+                await asyncio.sleep(0.01)
+            await staff.ok("send", thread_id=thread_id, body="live", client_msg_id=new_id())
+            got = await _staff_messages(client, cast.staff.id, 3)
+        finally:
+            proxy.upstream_delay_s = 0.0
+        assert sorted(got) == ["live", "missed 1", "missed 2"]
+        # Back again: nothing of it comes twice.
+        proxy.cut()
+        await staff.ok("send", thread_id=thread_id, body="after", client_msg_id=new_id())
+        assert await _staff_messages(client, cast.staff.id, 1) == ["after"]
+
+
+async def test_a_refused_resume_is_tried_again_on_a_new_connection(tmp_path: Path) -> None:
+    """The resume after a reconnect is answered ``rate_limited`` (the bot's other connection spent
+    its budget): the client did not get the replay and went on live, missing what it had missed;
+    now it reconnects and resumes again."""
+    async with own_chatd(tmp_path, {"CHATD_REQUESTS_PER_SECOND": "1"}) as (process, cast):
+        staff = await WsClient.connect(process.ws_url, cast.token(cast.staff), subprotocol=JSON)
+        _, token, thread_id = await _bot_in_a_thread(cast, staff)
+        balancer = CuttableProxy(process.port)
+        await balancer.start()
+        async with Client(balancer.ws_url, token) as client:
+            await staff.ok("send", thread_id=thread_id, body="before", client_msg_id=new_id())
+            assert await _staff_messages(client, cast.staff.id, 1) == ["before"]
+            balancer.blackhole()  # the reconnect waits until the budget is spent
+            balancer.cut()
+            await staff.ok("send", thread_id=thread_id, body="missed", client_msg_id=new_id())
+            other = await WsClient.connect(process.ws_url, token, subprotocol=JSON)
+            while (await other.call("ping"))["op"] == "ok":
+                pass  # spend the bot's budget
+            balancer.restore()
+            assert await _staff_messages(client, cast.staff.id, 1) == ["missed"]
+            assert client.reconnects >= 2
+            await other.close()
+        await staff.close()
+        await balancer.stop()

@@ -75,6 +75,7 @@ class Client:
         max_queued_events: int = 1000,
         after_event_id: int | None = None,
         max_reconnect_delay: float = 5.0,
+        open_timeout: float = 30.0,
     ) -> None:
         if subprotocol not in (JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL):
             raise ValueError(f"unknown subprotocol {subprotocol!r}")
@@ -82,6 +83,10 @@ class Client:
         self.subprotocol = subprotocol
         self.request_timeout = request_timeout
         self.max_reconnect_delay = max_reconnect_delay
+        # The handshake and the hello, together. Longer than websockets' 10 s: when a process
+        # goes away its crowd reconnects to the others at once, and a handshake given up after
+        # waiting in their queue is done again from the back of it (docs/reliability.md).
+        self.open_timeout = open_timeout
         self._headers = {"Authorization": f"Bearer {token}"}
         self._binary = subprotocol == MSGPACK_SUBPROTOCOL
         self._decoder: Any = (msgspec.msgpack if self._binary else msgspec.json).Decoder(ServerFrame)
@@ -98,6 +103,11 @@ class Client:
         # The newest durable event queued for the consumer: where ``resume`` continues from.
         self.last_event_id: int | None = after_event_id
         self._hello_event_id = 0
+        # Until the resume is answered, events newer than the hello are live ones that overtook
+        # the replay (a resume that reached the server after its grace, docs/protocol.md §2):
+        # queued, but the position stays below them until the replay is complete.
+        self._replaying = False
+        self._ahead: set[int] = set()
         self.user: User | None = None
         self.reconnects = 0
 
@@ -227,19 +237,13 @@ class Client:
     # -- the connection --
 
     async def _open(self) -> ClientConnection:
-        try:
-            conn = await websockets.connect(
-                self.url,
-                subprotocols=[self.subprotocol],  # type: ignore[list-item]
-                additional_headers=self._headers,
-                max_size=None,
-            )
-        except websockets.InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise AuthError(f"the server refused the credentials (HTTP {status})") from None
-            raise
-        hello = self._decode(await conn.recv())
+        async with asyncio.timeout(self.open_timeout):
+            conn = await self._handshake()
+            try:
+                hello = self._decode(await conn.recv())
+            except BaseException:
+                conn.transport.abort()  # no hello in time (or none at all): drop the socket
+                raise
         if not isinstance(hello, Hello):
             await conn.close()
             raise ClientError(f"expected hello, got {hello!r}")
@@ -249,6 +253,7 @@ class Client:
             self.last_event_id = hello.event_id
         # Resume first, before any other frame: it replays what was missed, then opens the flow
         # of live events, so they arrive in order.
+        self._replaying = True
         await self._write_internal(conn, "resume", after_event_id=self.last_event_id)
         self._ws = conn
         self._connected.set()
@@ -256,6 +261,21 @@ class Client:
             if pending.sent_on is None or pending.retried:
                 await self._write(pending)
         return conn
+
+    async def _handshake(self) -> ClientConnection:
+        try:
+            return await websockets.connect(
+                self.url,
+                subprotocols=[self.subprotocol],  # type: ignore[list-item]
+                additional_headers=self._headers,
+                max_size=None,
+                open_timeout=None,  # bounded with the hello, by ``open_timeout``
+            )
+        except websockets.InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthError(f"the server refused the credentials (HTTP {status})") from None
+            raise
 
     async def _run(self, conn: ClientConnection) -> None:
         attempt = 0
@@ -302,14 +322,29 @@ class Client:
             await conn.close(1002, "undecodable frame")
 
     def _queue_event(self, frame: EventFrame) -> bool:
-        if frame.event_id is not None and self.last_event_id is not None and frame.event_id <= self.last_event_id:
+        event_id = frame.event_id
+        last = self.last_event_id
+        if event_id is not None and last is not None and (event_id <= last or event_id in self._ahead):
+            self._advance(event_id)
             return True  # already queued before a reconnect
         if self._events.full():
-            return frame.event_id is None  # an ephemeral event is dropped; a durable one waits for resume
-        self._events.put_nowait(parse_event(frame.type, frame.event_id, frame.data))
-        if frame.event_id is not None:
-            self.last_event_id = frame.event_id
+            return event_id is None  # an ephemeral event is dropped; a durable one waits for resume
+        self._events.put_nowait(parse_event(frame.type, event_id, frame.data))
+        if event_id is not None:
+            self._advance(event_id)
         return True
+
+    def _advance(self, event_id: int) -> None:
+        """Move the resume position to ``event_id`` once every older event is queued: replayed
+        events come in order up to the hello's id, live ones in order after it."""
+        if self._replaying and event_id > self._hello_event_id:
+            # Queued before the replay is complete: resuming from it would skip the rest.
+            self._ahead.add(event_id)
+            return
+        if self.last_event_id is None or event_id > self.last_event_id:
+            self.last_event_id = event_id
+        if self._ahead:
+            self._ahead = {i for i in self._ahead if i > self.last_event_id}
 
     def _answer(self, frame: Ok | Error) -> None:
         if not isinstance(frame.id, int):
@@ -336,19 +371,25 @@ class Client:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         frame = {"op": op, "id": request_id, **fields}
         self._pending[request_id] = _Pending(frame, future, False, conn)
-        future.add_done_callback(lambda done: self._internal_done(request_id, done))
+        future.add_done_callback(lambda done: self._resumed(request_id, conn, done))
         await conn.send(self._encode(frame))
 
-    def _internal_done(self, request_id: int, future: asyncio.Future[dict[str, Any]]) -> None:
+    def _resumed(self, request_id: int, conn: ClientConnection, future: asyncio.Future[dict[str, Any]]) -> None:
         self._pending.pop(request_id, None)
-        if future.cancelled():
-            return
+        if future.cancelled() or isinstance(future.exception(), ConnectionLost):
+            return  # that connection is gone: the next one resumes again
         error = future.exception()
+        if error is None or (isinstance(error, RequestError) and error.code == RESYNC):
+            self._replaying = False
+            self._advance(self._hello_event_id)  # every event up to the hello's is queued now
         if isinstance(error, RequestError) and error.code == RESYNC:
             # The gap is older than the server keeps: tell the consumer to refetch threads and history.
-            self.last_event_id = self._hello_event_id
             with contextlib.suppress(asyncio.QueueFull):
                 self._events.put_nowait(Event(RESYNC, None, {"message": error.message}))
+        elif isinstance(error, RequestError):
+            # Not replayed (the database was unavailable…): live events alone would hide the gap.
+            logger.info("resume failed (%s); reconnecting to resume again", error)
+            conn.transport.abort()
 
     def _fail_sent_on(self, conn: ClientConnection) -> None:
         for request_id, pending in list(self._pending.items()):
