@@ -14,6 +14,8 @@ from chatd.services.context import Services
 from protocol.values import MessageKind, Role
 from tests.support import ON_POSTGRESQL, new_firm, seeder
 
+MESSAGES = 6
+
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def live_services(tmp_path: Path) -> AsyncIterator[Services]:
@@ -90,3 +92,32 @@ async def test_a_signed_staff_send_reads_its_signature_in_its_own_transaction(li
     if not ON_POSTGRESQL:
         assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"], statements
     assert len(statements) <= 11, statements
+
+
+async def test_the_notification_fan_out_is_one_statement_per_message_beside_a_few(live_services: Services) -> None:
+    firm = await new_firm(live_services)
+    staff = await live_services.directory.account((await firm.user(Role.STAFF)).id)
+    assert staff is not None
+    threads = []
+    for _ in range(MESSAGES):
+        client_user = await firm.user(Role.CLIENT)
+        thread, _ = await live_services.conversations.create_thread(
+            staff,
+            subject="s",
+            body="b",
+            client_msg_id=uuid.uuid4().hex,
+            client_account_id=client_user.client_account_id,
+            participants=[],
+        )
+        threads.append(thread)
+    while await live_services.notifications.fan_out():  # what came before
+        pass
+    for thread in threads:
+        await live_services.conversations.send(
+            staff, thread_id=thread.id, body="hello", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
+        )
+    statements = _count_statements(live_services)
+    assert await live_services.notifications.fan_out() >= MESSAGES
+    # Each message's audience is one statement (its thread's); the rest is per fan-out: the
+    # messages, their authors' and recipients' settings, the rows stored, all in one statement each.
+    assert len(statements) <= 14 + MESSAGES, statements

@@ -233,15 +233,32 @@ class Notifications:
                 return 0
             records = await event_store.events_between(conn, after, through)
             created = [r.message_id for r in records if r.type == "message.created" and r.message_id is not None]
-            audiences = [await store.message_recipients(conn, message_id) for message_id in created]
+            audiences = await store.message_recipients(conn, created)
             # Someone the message mentions already has the mention notification: not a second one.
             # Read after the audiences, with no upper bound: an edit that mentions a teammate makes
             # them a participant and writes the mention event in one transaction, so whoever the
             # audiences saw join, this sees mentioned, even past this batch or what has settled.
             mentioned = await event_store.mentions_since(conn, after, created)
-            wanted: list[_Wanted] = []
-            for message_id, audience in zip(created, audiences, strict=True):
-                wanted.extend(await self._new_message(conn, message_id, audience, mentioned))
+            told = [
+                [r for r in recipients if (message_id, r.user_id) not in mentioned]
+                for message_id, (_thread, _summary, recipients) in zip(created, audiences, strict=True)
+            ]
+            # Everyone's settings in one statement, not one per message.
+            settings = await store.settings_for(conn, sorted({r.user_id for recipients in told for r in recipients}))
+            wanted = [
+                _Wanted(
+                    recipient,
+                    settings.get(recipient.user_id, store.Settings(phone=None, channels={})),
+                    NotificationKind.NEW_MESSAGE,
+                    thread_id,
+                    message_id,
+                    summary,
+                )
+                for message_id, (thread_id, summary, _everyone), recipients in zip(
+                    created, audiences, told, strict=True
+                )
+                for recipient in recipients
+            ]
         async with self._db.write() as conn:
             if await store.lock_cursor(conn, CURSOR) != after:
                 return 0
@@ -250,30 +267,6 @@ class Notifications:
         for effect in after_commit:
             effect()
         return len(records)
-
-    async def _new_message(
-        self,
-        conn: AsyncConnection,
-        message_id: int,
-        audience: tuple[int, str, list[store.Recipient]],
-        mentioned: set[tuple[int, int]],
-    ) -> list[_Wanted]:
-        thread_id, summary, recipients = audience
-        recipients = [r for r in recipients if (message_id, r.user_id) not in mentioned]
-        if not recipients:
-            return []
-        settings = await store.settings_for(conn, [r.user_id for r in recipients])
-        return [
-            _Wanted(
-                recipient,
-                settings.get(recipient.user_id, store.Settings(phone=None, channels={})),
-                NotificationKind.NEW_MESSAGE,
-                thread_id,
-                message_id,
-                summary,
-            )
-            for recipient in recipients
-        ]
 
     # -- deliveries (leased due work) --
 
