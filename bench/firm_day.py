@@ -25,6 +25,7 @@ from bench.workload import (
     create_thread,
     decode,
     percentile,
+    quiet,
     say,
     send_frame,
     until,
@@ -158,6 +159,9 @@ class Day:
         """Raise the rate by STEP while the server keeps up (every message acknowledged and delivered,
         at 90% of the rate or more). The result: the last rate whose p99 held the bound, and the
         most messages persisted per second at any step."""
+        waited = await quiet(self.target)
+        if waited > 1.5:
+            say(f"      {label}: the server was busy for {waited:.0f} s before this run")
         rate = start
         steps: list[dict[str, Any]] = []
         while len(steps) < max_steps:

@@ -120,6 +120,20 @@ async def connect_many(
     return connections
 
 
+async def quiet(target: Target, *, idle_cpu: float = 0.1, window_s: float = 1.0, limit_s: float = 60.0) -> float:
+    """Wait until the servers are idle (under ``idle_cpu`` cores over ``window_s``), at most
+    ``limit_s``: what a run's last, overloaded step left (a backlog of notifications to fan out)
+    is then not measured in the next run's first steps. The seconds waited."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < limit_s:
+        with machine.measured(target.pids) as window:
+            await asyncio.sleep(window_s)
+        if window.server_cpu < idle_cpu:
+            break
+    return loop.time() - started
+
+
 async def until(check: Any, seconds: float, what: str) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not check():
