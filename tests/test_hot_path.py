@@ -11,6 +11,7 @@ import pytest_asyncio
 from sqlalchemy import event
 
 from chatd.services.context import Services
+from chatd.services.notifications import FAN_OUT_EVENTS
 from protocol.values import MessageKind, Role
 from tests.support import ON_POSTGRESQL, new_firm, seeder
 
@@ -121,3 +122,30 @@ async def test_the_notification_fan_out_is_one_statement_per_message_beside_a_fe
     # Each message's audience is one statement (its thread's); the rest is per fan-out: the
     # messages, their authors' and recipients' settings, the rows stored, all in one statement each.
     assert len(statements) <= 14 + MESSAGES, statements
+
+
+async def test_a_long_fan_out_stores_its_notifications_a_batch_at_a_time(live_services: Services) -> None:
+    """Each batch's write holds SQLite's one writer; sends queued meanwhile go between batches."""
+    firm = await new_firm(live_services)
+    staff = await live_services.directory.account((await firm.user(Role.STAFF)).id)
+    client_user = await firm.user(Role.CLIENT)
+    assert staff is not None
+    thread, _ = await live_services.conversations.create_thread(
+        staff,
+        subject="s",
+        body="b",
+        client_msg_id=uuid.uuid4().hex,
+        client_account_id=client_user.client_account_id,
+        participants=[],
+    )
+    while await live_services.notifications.fan_out():  # what came before
+        pass
+    sends = FAN_OUT_EVENTS + FAN_OUT_EVENTS // 2
+    for n in range(sends):
+        await live_services.conversations.send(
+            staff, thread_id=thread.id, body=f"m{n}", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
+        )
+    statements = _count_statements(live_services)
+    assert await live_services.notifications.fan_out() >= sends  # all of them, in one run
+    writes = [s for s in statements if s.startswith("INSERT INTO notifications")]
+    assert len(writes) >= 2, statements

@@ -52,6 +52,8 @@ SMS_KIND = "notify.sms"
 PUSH_KIND = "notify.push"
 EVENT = "notification"
 CURSOR = "notify_fanout_through"
+# Events per fan-out batch (see ``Notifications.fan_out``).
+FAN_OUT_EVENTS = 100
 # A connected session's row is refreshed every minute; older than this, its process is gone.
 PRESENCE_REFRESH_S = 60
 PRESENCE_STALE = timedelta(minutes=5)
@@ -221,16 +223,30 @@ class Notifications:
     async def fan_out(self) -> int:
         """Turn new ``message.created`` events into notifications; the count of events read.
 
-        What to notify is worked out in a read transaction: on SQLite the write lock, which every
-        send queues for, is only taken to store the notifications (about 2 ms per message held
-        it before, each tick). The write then checks the cursor is still where the read found it
-        (another process may have done the batch meanwhile: nothing to do)."""
+        ``FAN_OUT_EVENTS`` at a time, each batch in its own transactions: on SQLite the write
+        lock, which every send queues for, is held while a batch's notifications are stored, and
+        sends queued meanwhile go between two batches (500 events at a time held it 25 to 30 ms
+        at 140 msgs/s)."""
+        read = 0
+        while True:
+            count, more = await self._fan_out_batch()
+            read += count
+            if not more:
+                return read
+
+    async def _fan_out_batch(self) -> tuple[int, bool]:
+        """One batch: the count of events read, and whether more have settled after it.
+
+        What to notify is worked out in a read transaction: the write lock is only taken to store
+        the notifications (about 2 ms per message held it before, each tick). The write then checks
+        the cursor is still where the read found it (another process may have done the batch
+        meanwhile: nothing to do)."""
         async with self._db.read() as conn:
             settled = await event_store.settled_event_id(conn)
             after = await store.read_cursor(conn, CURSOR)
-            through = min(settled, after + 500)
+            through = min(settled, after + FAN_OUT_EVENTS)
             if through <= after:
-                return 0
+                return 0, False
             records = await event_store.events_between(conn, after, through)
             created = [r.message_id for r in records if r.type == "message.created" and r.message_id is not None]
             audiences = await store.message_recipients(conn, created)
@@ -261,12 +277,12 @@ class Notifications:
             ]
         async with self._db.write() as conn:
             if await store.lock_cursor(conn, CURSOR) != after:
-                return 0
+                return 0, False
             after_commit = await self._notify_all(conn, wanted)
             await store.set_cursor(conn, CURSOR, through)
         for effect in after_commit:
             effect()
-        return len(records)
+        return len(records), through < settled
 
     # -- deliveries (leased due work) --
 
