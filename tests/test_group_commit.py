@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.conftest import Cast, Connect, new_id, open_thread
 from tests.support import ON_POSTGRESQL, ChatdProcess, WsClient
 
@@ -19,14 +16,7 @@ PER_SENDER = 6
 
 
 async def commits(server: ChatdProcess) -> float:
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        text = (await http.get("/metrics")).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "chatd_commit_seconds_count"
-    )
+    return sum((await server.metric("chatd_commit_seconds_count")).values())
 
 
 async def burst(connections: list[WsClient], requests: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:

@@ -190,7 +190,5 @@ async def test_metrics_tell_how_late_due_work_started(
     await schedule(staff, thread_id, iso(clock.now() + timedelta(minutes=10)), body="late")
     clock.advance(3600)  # the scheduler first sees it 50 minutes after its time
     await staff.event("message.created", message__body="late", timeout=10)
-    async with httpx.AsyncClient() as http:
-        metrics = (await http.get(f"{server.base_url}/metrics")).text
-    [lag] = [float(line.split()[1]) for line in metrics.splitlines() if line.startswith("chatd_scheduler_lag_seconds ")]
+    lag = (await server.metric("chatd_scheduler_lag_seconds"))[()]
     assert 2990 <= lag < 3600
