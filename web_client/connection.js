@@ -24,6 +24,9 @@ export class Connection {
   constructor({ onEvent, onReady, onStatus, onAuthLost }) {
     this.handlers = { onEvent, onReady, onStatus, onAuthLost };
     this.lastEventId = null;
+    this.resuming = false; // a resume is in flight: its replay may interleave with live events
+    this.newestSeen = null; // the newest event id received during that resume
+    this.helloSocket = null; // the socket the current greeting came on
     this.pending = new Map();
     this.nextId = 1;
     this.attempt = 0;
@@ -105,7 +108,12 @@ export class Connection {
     if (frame.op === "hello") {
       this.greeted(frame);
     } else if (frame.op === "event") {
-      if (frame.event_id != null && this.lastEventId != null) this.lastEventId = Math.max(this.lastEventId, frame.event_id);
+      if (frame.event_id != null) this.newestSeen = Math.max(this.newestSeen ?? frame.event_id, frame.event_id);
+      // While a resume runs, live events may come before the replay's end: the position moves only
+      // once the replay is answered, or a socket lost mid-replay would skip the rest of it.
+      if (frame.event_id != null && this.lastEventId != null && !this.resuming) {
+        this.lastEventId = Math.max(this.lastEventId, frame.event_id);
+      }
       this.handlers.onEvent(frame);
     } else if (frame.op === "ok" || frame.op === "error") {
       const waiting = this.pending.get(frame.id);
@@ -118,20 +126,30 @@ export class Connection {
 
   async greeted(hello) {
     this.hello = hello;
-    this.attempt = 0;
+    this.helloSocket = this.socket;
     this.startPings(hello.heartbeat_s);
     let fresh = this.lastEventId == null;
     if (!fresh) {
       // The first frame after hello: replays what happened while we were away, before any live event.
+      this.resuming = true;
+      this.newestSeen = null;
       try {
         await this.sendRequest("resume", { after_event_id: this.lastEventId }, 0);
-        this.lastEventId = Math.max(this.lastEventId, hello.event_id);
+        this.lastEventId = Math.max(this.lastEventId, hello.event_id, this.newestSeen ?? hello.event_id);
       } catch (error) {
-        if (error.code !== "resync_required") return; // the socket closed meanwhile: the next try resumes
+        if (error.code !== "resync_required") {
+          // Refused for now (unavailable, rate_limited) or the socket closed: going on live would
+          // leave the gap unfilled, so the next connection resumes again from the same place.
+          if (this.socket && this.socket === this.helloSocket) this.socket.close();
+          return;
+        }
         fresh = true;
+      } finally {
+        this.resuming = false;
       }
     }
     if (fresh) this.lastEventId = hello.event_id;
+    this.attempt = 0; // back: a refused resume keeps backing off instead
     this.setStatus("online");
     this.handlers.onReady(fresh);
   }
