@@ -39,6 +39,8 @@ return tostring(wait)
 # After a failed Redis call, count locally this long before trying Redis again, so an outage
 # costs one timeout, not one per request.
 _RETRY_AFTER_S = 1.0
+# Connections to Redis for the limits, per process: each check holds one for a round trip.
+_REDIS_CONNECTIONS = 20
 _MAX_LOCAL_KEYS = 10_000
 
 
@@ -97,7 +99,13 @@ class LocalThrottles:
 
 class RedisThrottles:
     def __init__(self, url: str, requests_per_second: float, typing_interval_s: float, logins_per_minute: int) -> None:
-        self._client = redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        # Requests beyond the pool's connections wait for one (up to the same quarter second)
+        # instead of failing: with the default pool, a reconnect storm's first 100 checks took every
+        # connection and the rest fell back to counting in the process.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=_REDIS_CONNECTIONS, timeout=0.25, socket_connect_timeout=0.25, socket_timeout=0.25
+        )
+        self._client = redis.Redis(connection_pool=pool)
         self._take = self._client.register_script(_TAKE)
         self._rate = requests_per_second
         self._logins_per_minute = logins_per_minute

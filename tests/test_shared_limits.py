@@ -4,12 +4,14 @@ user's request budget and typing throttle are the same whichever process their s
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
 
 from chatd.services.context import Services
+from chatd.throttles import RedisThrottles
 from tests.conftest import make_cast, new_id, open_thread
 from tests.support import ChatdProcess, RedisServer, WsClient, seeder
 
@@ -130,3 +132,21 @@ async def test_limits_count_in_the_process_while_redis_is_down(
         await staff.event("typing", user_id=cast.client.id)
     finally:
         redis_server.start()
+
+
+async def test_a_burst_wider_than_the_redis_pool_waits_for_a_connection(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """500 checks at once (a reconnect storm's hellos) share the process's few Redis connections:
+    each waits for one instead of failing over to counting in the process."""
+    throttles = RedisThrottles(redis_server.url, requests_per_second=5, typing_interval_s=3, logins_per_minute=10)
+    try:
+        with caplog.at_level(logging.WARNING, logger="chatd.throttles"):
+            waits = await asyncio.gather(*(throttles.take_request(user_id) for user_id in range(1, 501)))
+        assert waits == [0.0] * 500  # each user's first request, within its budget
+        assert "redis unreachable" not in caplog.text
+        # And the budget is Redis's: five more from user 1 at once, one of them over it.
+        again = await asyncio.gather(*(throttles.take_request(1) for _ in range(5)))
+        assert sorted(w > 0 for w in again) == [False] * 4 + [True]
+    finally:
+        await throttles.close()
