@@ -145,6 +145,9 @@ async def test_presence_crosses_processes(tmp_path: Path, pair: tuple[ChatdProce
     await staff.event("presence", user_id=cast.client.id, status="online")
     # A second session, on the other process, and closing one of the two: still online, no event.
     second_tab = await WsClient.connect(one.ws_url, cast.token(cast.client))
+    # Answered once the session is recorded (the hello goes first, so a resume need not wait for
+    # it): closing the first tab before then would rightly find no other session for a moment.
+    await second_tab.ok("ping")
     await first_tab.close()
     await staff.quiet(0.5)
     assert client_presence() == [("online", False)]
