@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -16,6 +18,10 @@ from tests.mail import MailServer
 from tests.receiver import Receiver
 from tests.support import JSON, ChatdProcess, Firm, RedisServer, WsClient, new_firm, seeder, stop_postgres_cluster
 from tests.timing import TestClock
+
+# Hypothesis keeps its caches in a folder of this session's own, by absolute path: a relative
+# .hypothesis (even one per run) lost its charmap file mid-run in CI.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="chatd-hypothesis-")
 
 PUBLIC_URL = "https://chat.cabinet.test"
 MAIL_FROM = "Cabinet <noreply@cabinet.test>"
