@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from storage import inline_sqlite
 from storage.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ IDLE_IN_TRANSACTION_TIMEOUTS = 2
 MAX_BATCH = 16
 # SQLite: at most one WAL checkpoint started per this many seconds, after a commit (see ``_wrote``).
 CHECKPOINT_INTERVAL_S = 1.0
+# SQLite: how long a threaded connection waits for another process's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class Database:
@@ -60,6 +63,9 @@ class Database:
         self._echo = echo
         self._timeout_s = timeout_s
         self.engine: AsyncEngine = self._engine(command_timeout=True)
+        # SQLite: the group-commit writer's engine, whose driver calls run on the event loop's
+        # thread (see ``storage.inline_sqlite``); None where there is no file to share.
+        self._inline: AsyncEngine | None = None
         self._forgetting: asyncio.Task[None] | None = None
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # on SQLITE_BUSY inside driver threads.
@@ -74,7 +80,19 @@ class Database:
         self._disposing = False
         self._last_checkpoint = time.monotonic()  # when the last one started
         if self.is_sqlite:
-            _tune_sqlite(self.engine)
+            _tune_sqlite(self.engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+            if self.url.database and "memory" not in self.url.database:
+                args, kwargs = self.engine.dialect.create_connect_args(self.url)
+                self._inline = create_async_engine(
+                    self.url, echo=echo, async_creator=inline_sqlite.connector(args, kwargs)
+                )
+                # Busy timeout 0: waiting for another process's write lock here would stop the loop.
+                _tune_sqlite(self._inline, busy_timeout_ms=0)
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database runs statements on, for instrumentation."""
+        return (self.engine,) if self._inline is None else (self.engine, self._inline)
 
     def _engine(self, *, command_timeout: bool) -> AsyncEngine:
         if self.is_sqlite:
@@ -208,17 +226,34 @@ class Database:
         assert self._write_lock is not None
         await self._write_lock.acquire()
         try:
-            conn = await self.engine.connect()
-            try:
-                await conn.execution_options(sqlite_begin="IMMEDIATE")
-                await conn.begin()
-            except BaseException:
-                await conn.close()
-                raise
+            conn = await self._begin_batch()
         except BaseException:
             self._write_lock.release()
             raise
         batch.conn = conn
+        return conn
+
+    async def _begin_batch(self) -> AsyncConnection:
+        """A connection in a transaction holding SQLite's write lock: on the loop's thread when the
+        lock is free, else (another process holds it: SQLITE_BUSY at once) on a driver thread,
+        which waits for it up to the busy timeout without stopping the loop."""
+        if self._inline is not None:
+            try:
+                return await self._begin_immediate(self._inline)
+            except DBAPIError as exc:  # from BEGIN IMMEDIATE, or the pragmas of a new connection
+                if not inline_sqlite.is_busy(exc):
+                    raise
+        return await self._begin_immediate(self.engine)
+
+    @staticmethod
+    async def _begin_immediate(engine: AsyncEngine) -> AsyncConnection:
+        conn = await engine.connect()
+        try:
+            await conn.execution_options(sqlite_begin="IMMEDIATE")
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     async def _commit_batch(self, batch: _Batch) -> None:
@@ -339,6 +374,8 @@ class Database:
             self._forgetting.cancel()
             with suppress(asyncio.CancelledError):
                 await self._forgetting
+        if self._inline is not None:
+            await self._inline.dispose()
         await self.engine.dispose()
 
 
@@ -366,13 +403,15 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event emit BEGIN itself, so writers can take the lock up front.
-        dbapi_connection.isolation_level = None
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON")
+        # The busy timeout first: it bounds the wait of the pragmas after it.
+        pragmas = (f"busy_timeout={busy_timeout_ms}", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
         # wal_autocheckpoint=0: commits never checkpoint; ``Database._wrote`` does, off the write path.
         for pragma in (*pragmas, "wal_autocheckpoint=0"):
             cursor.execute(f"PRAGMA {pragma}")

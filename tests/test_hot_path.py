@@ -33,7 +33,8 @@ def _count_statements(services: Services) -> list[str]:
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    event.listen(services.db.engine.sync_engine, "before_cursor_execute", record)
+    for engine in services.db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
     return statements
 
 
