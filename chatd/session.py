@@ -1,9 +1,10 @@
 """One live WebSocket session: its outbound queue, its writer, and its place in the event stream.
 
-The hub only calls the non-blocking ``push_*`` methods; the writer task is the only one awaiting the
-socket, so a slow client never stalls anyone else. The writer runs only while there is something to
-send: an idle session holds no task, no queue object and no event, only a deque (memory per idle
-connection, docs/performance.md workload C).
+The hub only calls the non-blocking ``push_*`` methods. The writer starts inline and writes what the
+socket takes at once; only when it has to wait (a full socket buffer, missed events read from SQL)
+does it become a task, the only one awaiting that socket, so a slow client never stalls anyone else.
+The writer runs only while there is something to send: an idle session holds no task, no queue
+object and no event, only a deque (memory per idle connection, docs/performance.md workload C).
 
 Memory stays bounded without closing a client that reads: once the queue holds ``queue_size``
 frames, newer durable events are not queued but remembered as *missed* (their newest id only), and
@@ -22,6 +23,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from chatd import eager
 from protocol.errors import CloseCode
 from storage.directory import Account
 
@@ -61,6 +63,7 @@ class Session:
         "_stall_s",
         "_watchdog",
         "_writer",
+        "_writing",
         "binary",
         "client_account_id",
         "close_reason",
@@ -115,7 +118,8 @@ class Session:
         # The connection's context (its session id for log lines): a writer started while the hub
         # delivers another session's request must not log under that one's ids.
         self._context: contextvars.Context | None = None
-        self._writer: asyncio.Task[None] | None = None  # only while there is something to send
+        self._writing = False  # a writer is running: inline (see ``_kick``) or as ``_writer``
+        self._writer: asyncio.Task[None] | None = None  # the writer, once it has had to wait
         self._room: asyncio.Future[None] | None = None  # a long answer waiting for the queue to drain
         self._stall_s = stall_s
         self._sent = 0  # frames written so far: the watchdog's measure of progress
@@ -242,15 +246,21 @@ class Session:
 
     def _enqueue(self, item: Frame | _Signal) -> None:
         self._frames.append(item)
-        if self._writer is None:
+        if not self._writing:
             self._kick()
 
     def _kick(self) -> None:
-        """Start the writer if there is something for it to do and none is running."""
-        if self._writer is not None or self._send is None:
+        """Start the writer if there is something for it to do and none is running.
+
+        It starts inline: a writable socket takes the frames at once, as ``websockets.broadcast``
+        writes them, and the writer becomes a task only if it has to wait (a full socket buffer,
+        missed events read from SQL)."""
+        if self._writing or self._send is None:
             return
         if self._frames or (self._gate_open and self.behind):
-            self._writer = asyncio.get_running_loop().create_task(self._write(self._send), context=self._context)
+            assert self._context is not None
+            self._writing = True
+            self._writer = eager.start(self._write(self._send), self._context)
 
     def _make_room(self) -> None:
         room, self._room = self._room, None
@@ -318,6 +328,8 @@ class Session:
             self._writer = None
             if ended and self._on_end is not None:
                 self._on_end()
+            # Last: a frame queued by ``_on_end`` starts no writer inside this one's context.
+            self._writing = False
 
     async def _catch_up(self) -> None:
         """Queue the next missed events (a queue's worth at most), read from SQL."""

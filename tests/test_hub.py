@@ -186,3 +186,55 @@ async def test_a_replay_waiting_for_room_ends_when_the_socket_fails() -> None:
     # A long answer (a resume's replay) waiting for the full queue to drain: it must not wait forever.
     await asyncio.wait_for(session.push_reply_when_room("replayed"), 5)
     assert ended.is_set()
+
+
+async def test_a_writable_socket_gets_the_event_during_the_delivery_and_a_full_one_from_a_task() -> None:
+    hub = Hub(_no_sql, _zero)
+    await hub.start()
+    session = _session(2, Role.STAFF)
+    hub.add(session)
+    sent: list[int] = []
+    room = asyncio.Event()
+    room.set()
+
+    async def send(frame: str | bytes) -> None:
+        await room.wait()  # the socket's buffer: full while cleared
+        sent.append(msgspec.json.decode(frame)["data"]["n"])
+
+    session.start(send, lambda: None)
+    hub.receive(_event(1))
+    assert sent == [1]  # written inline, as websockets.broadcast does: no task, no loop turn
+    room.clear()
+    hub.receive(_event(2))
+    hub.receive(_event(3))
+    assert sent == [1]  # the writer waits for room, in a task of its own; 3 queued behind 2
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sent == [1]
+    room.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert sent == [1, 2, 3]
+    hub.receive(_event(4))
+    assert sent == [1, 2, 3, 4]  # inline again once the task is done
+
+
+async def test_stopping_a_writer_that_waits_for_room_cancels_it_where_it_waits() -> None:
+    session = _session(2, Role.STAFF)
+    cancelled = asyncio.Event()
+
+    async def send(frame: str | bytes) -> None:
+        try:
+            await asyncio.Event().wait()  # a socket that never takes the frame
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    ended: list[bool] = []
+    session.start(send, lambda: ended.append(True))
+    session.push_reply("answer")
+    await asyncio.wait_for(session.stop(), 5)
+    assert cancelled.is_set()
+    assert ended == []  # stopped, not ended by the socket
+    session.push_reply("another")  # a writer again, inline, and waiting again
+    await asyncio.wait_for(session.stop(), 5)
