@@ -281,6 +281,9 @@ class Connection:
             try:
                 result = await self._dispatch(frame)
             except storage_errors.Unavailable as exc:
+                # The client is told only to retry; the operator needs what failed (refused, silent,
+                # no free pooled connection).
+                logger.info("%s: %s", frame.__struct_config__.tag, exc)
                 raise errors.Unavailable("the database cannot be reached; retry") from exc
         except errors.ChatdError as exc:
             retry_after = exc.retry_after if isinstance(exc, errors.RateLimited | errors.Unavailable) else None
