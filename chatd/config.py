@@ -67,7 +67,7 @@ class Settings:
     # before it is answered ``unavailable``: a silent server fails fast instead of hanging.
     db_timeout_s: float = 10.0
     # How often the scheduler looks for due work.
-    scheduler_tick_s: float = 1.0
+    scheduler_tick_s: float = 0.2
     # Notifications: email over SMTP, SMS through a provider's HTTP API; off when not configured.
     smtp_url: str | None = None
     mail_from: str = "chatd <chatd@localhost>"
@@ -126,7 +126,7 @@ class Settings:
             clock_file=Path(env["CHATD_CLOCK_FILE"]) if env.get("CHATD_CLOCK_FILE") else None,
             redis_health_s=_int(env, "CHATD_REDIS_HEALTH_MS", 5000) / 1000,
             db_timeout_s=_int(env, "CHATD_DB_TIMEOUT_MS", 10_000) / 1000,
-            scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 1000) / 1000,
+            scheduler_tick_s=_int(env, "CHATD_SCHEDULER_TICK_MS", 200) / 1000,
             smtp_url=env.get("CHATD_SMTP_URL") or None,
             mail_from=env.get("CHATD_MAIL_FROM") or "chatd <chatd@localhost>",
             public_url=(env.get("CHATD_PUBLIC_URL") or "http://localhost:8000").rstrip("/"),
