@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -78,6 +79,10 @@ class Database:
         self._unchecked = False  # a commit since the last checkpoint started
         self._resting = False  # waiting out the interval, not checkpointing
         self._disposing = False
+        # PostgreSQL: the server backends (pid, start) of connections given up on, ended by
+        # ``_reap`` once the server answers again (see ``_track_backends``).
+        self._abandoned: set[tuple[int, datetime.datetime]] = set()
+        self._reaping: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()  # when the last one started
         if self.is_sqlite:
             _tune_sqlite(self.engine, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
@@ -88,6 +93,8 @@ class Database:
                 )
                 # Busy timeout 0: waiting for another process's write lock here would stop the loop.
                 _tune_sqlite(self._inline, busy_timeout_ms=0)
+        else:
+            _track_backends(self.engine, self._abandoned)
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -130,6 +137,36 @@ class Database:
             raise Unavailable(f"database silent: {exc!r}") from exc
         except OSError as exc:  # refused or reset
             raise Unavailable(f"database unreachable: {exc!r}") from exc
+        finally:
+            if self._abandoned and self._reaping is None and not self._disposing:
+                self._reaping = asyncio.get_running_loop().create_task(self._reap())
+
+    async def _reap(self) -> None:
+        """End the server backends of connections given up on, once the server answers again.
+
+        A connection given up on mid-transaction can leave its backend holding row locks for good:
+        asyncpg prepares a statement with Parse, Describe and Flush and binds it in a second
+        message; if the network goes silent between the two, the backend waits for the rest,
+        "active" and not idle, so ``idle_in_transaction_session_timeout`` never ends it, and only
+        TCP would (hours; never behind a middlebox that keeps the flow open). Every send to that
+        thread then timed out on its lock (the silent-database fault test, which showed the
+        backend in ``pg_stat_activity``). A backend is matched by pid and start time: a pid reused
+        since belongs to another backend."""
+        try:
+            while self._abandoned and not self._disposing:
+                abandoned = list(self._abandoned)
+                backends = [f"{pid} {start.isoformat()}" for pid, start in abandoned]
+                try:
+                    async with self.engine.connect() as conn:
+                        await conn.execute(_END_BACKENDS, {"backends": backends})
+                        await conn.commit()
+                except (DBAPIError, TimeoutError, PoolTimeout, OSError):
+                    await asyncio.sleep(1.0)  # still unreachable: again in a second
+                    continue
+                self._abandoned.difference_update(abandoned)
+                logger.info("ended what is left of %d server sessions given up on", len(abandoned))
+        finally:
+            self._reaping = None
 
     def _forget_idle_connections(self) -> None:
         """A silent server has most likely lost every connection opened before it went quiet (its
@@ -370,10 +407,11 @@ class Database:
                 self._checkpointing.cancel()
             with suppress(asyncio.CancelledError):
                 await self._checkpointing
-        if self._forgetting is not None:
-            self._forgetting.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._forgetting
+        for task in (self._forgetting, self._reaping):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         if self._inline is not None:
             await self._inline.dispose()
         await self.engine.dispose()
@@ -401,6 +439,33 @@ def _upgrade(connection: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+# The "pid start" pairs given whose backend still runs are ended (backends of chatd's own role).
+_END_BACKENDS = text(
+    "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a"
+    " JOIN (SELECT split_part(b, ' ', 1)::int AS pid, split_part(b, ' ', 2)::timestamptz AS started"
+    " FROM unnest(CAST(:backends AS text[])) AS b) AS d ON a.pid = d.pid AND a.backend_start = d.started"
+)
+
+
+def _track_backends(engine: AsyncEngine, abandoned: set[tuple[int, datetime.datetime]]) -> None:
+    """Remember each PostgreSQL connection's server backend, and which were given up on."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        record.info["backend"] = tuple(cursor.fetchone())
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        # A statement, a rollback or a ping failed: the server may still hold the backend and its
+        # locks. Ending one that has ended since matches nothing.
+        backend = record.info.get("backend")
+        if backend is not None:
+            abandoned.add(backend)
 
 
 def _tune_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:

@@ -304,6 +304,63 @@ async def test_a_transaction_cut_off_by_a_silent_network_lets_go_of_its_locks(tm
         await direct.dispose()
 
 
+async def test_a_statement_cut_off_between_its_prepare_and_its_bind_is_ended_once_the_network_is_back(
+    tmp_path: Path,
+) -> None:
+    """asyncpg prepares a statement (Parse, Describe, Flush) before it binds it: a network gone
+    silent in between leaves the backend waiting for the rest, "active", so the server's idle
+    transaction timeout never ends it and its row locks stay held for good. Once the server answers
+    again, chatd ends the backends of the connections it gave up on. The silent-database test met
+    this: sends refused on their thread's lock for over 30 s after the link was back."""
+    pg = postgres_cluster()
+    name = "p_" + hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:20]
+    direct_url = pg.database(name)
+    direct = create_async_engine(direct_url)
+    link = CuttableProxy(pg.port)
+    await link.start()
+    database = Database(direct_url.replace(f":{pg.port}/", f":{link.port}/"), timeout_s=DB_TIMEOUT_S)
+    try:
+        async with direct.begin() as conn:
+            await conn.execute(text("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)"))
+            await conn.execute(text("INSERT INTO counters VALUES (1, 0)"))
+
+        async def cut_off_between_prepare_and_bind() -> None:
+            async with database.write() as conn:
+                await conn.execute(text("UPDATE counters SET n = n + 1 WHERE id = 1"))
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None
+                await driver.prepare("SELECT 2")  # the backend now waits for a Bind
+                link.blackhole()
+                await conn.execute(text("SELECT 3"))  # lost, as is its answer
+
+        with pytest.raises(Unavailable):
+            await cut_off_between_prepare_and_bind()
+        await asyncio.sleep(DB_TIMEOUT_S * IDLE_IN_TRANSACTION_TIMEOUTS + 1)
+        async with direct.connect() as conn:
+            held = (
+                await conn.execute(
+                    text(
+                        "SELECT state, wait_event FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+                    )
+                )
+            ).all()
+        assert [tuple(row) for row in held] == [("active", "ClientRead")]  # past the idle bound, still there
+        link.restore()
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        async with direct.begin() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '30s'"))
+            await conn.execute(text("UPDATE counters SET n = n + 10 WHERE id = 1"))
+        assert loop.time() - asked < 10
+        async with direct.connect() as conn:
+            assert (await conn.execute(text("SELECT n FROM counters"))).scalar_one() == 10  # the cut-off write undone
+    finally:
+        await link.stop()
+        await database.dispose()
+        await direct.dispose()
+
+
 async def test_a_killed_process_loses_nothing_and_its_claimed_work_is_done_once(tmp_path: Path) -> None:
     """``kill -9`` of the process holding a leased email delivery: its clients reconnect to the
     other process and resume with nothing lost or doubled (an unanswered send retried with its
