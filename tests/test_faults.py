@@ -4,16 +4,17 @@ ends with the audit of tests/faults.py. A marked suite (``-m faults``), run once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chatd.client import Client
 from storage.database import IDLE_IN_TRANSACTION_TIMEOUTS, Database
@@ -257,14 +258,13 @@ async def test_a_silent_database_answers_unavailable_in_bounded_time_and_stores_
         await store.close()
 
 
-async def test_a_transaction_cut_off_by_a_silent_network_lets_go_of_its_locks(tmp_path: Path) -> None:
-    """A write whose answer is lost in a silent network leaves its transaction open on the server,
-    holding its row locks while the server's socket stays up: the server ends it after
-    IDLE_IN_TRANSACTION_TIMEOUTS timeouts, so writers to the same rows (another process, or this
-    one once the network is back) are not refused for good. The silent-database test met this."""
+@contextlib.asynccontextmanager
+async def counter_behind_a_link(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, CuttableProxy, Database]]:
+    """A table ``counters`` with one row (id 1, n 0) in a database of its own; an engine straight
+    to it, a link to cut, and chatd's ``Database`` through that link (``CHATD_DB_TIMEOUT_MS`` at
+    ``DB_TIMEOUT_S``)."""
     pg = postgres_cluster()
-    name = "l_" + hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:20]
-    direct_url = pg.database(name)
+    direct_url = pg.database("l_" + hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:20])
     direct = create_async_engine(direct_url)
     link = CuttableProxy(pg.port)
     await link.start()
@@ -273,6 +273,19 @@ async def test_a_transaction_cut_off_by_a_silent_network_lets_go_of_its_locks(tm
         async with direct.begin() as conn:
             await conn.execute(text("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)"))
             await conn.execute(text("INSERT INTO counters VALUES (1, 0)"))
+        yield direct, link, database
+    finally:
+        await link.stop()
+        await database.dispose()
+        await direct.dispose()
+
+
+async def test_a_transaction_cut_off_by_a_silent_network_lets_go_of_its_locks(tmp_path: Path) -> None:
+    """A write whose answer is lost in a silent network leaves its transaction open on the server,
+    holding its row locks while the server's socket stays up: the server ends it after
+    IDLE_IN_TRANSACTION_TIMEOUTS timeouts, so writers to the same rows (another process, or this
+    one once the network is back) are not refused for good. The silent-database test met this."""
+    async with counter_behind_a_link(tmp_path) as (direct, link, database):
         locked, silent = asyncio.Event(), asyncio.Event()
 
         async def cut_off_writer() -> None:
@@ -298,10 +311,6 @@ async def test_a_transaction_cut_off_by_a_silent_network_lets_go_of_its_locks(tm
             await writer
         async with direct.connect() as conn:
             assert (await conn.execute(text("SELECT n FROM counters"))).scalar_one() == 10  # the lost write undone
-    finally:
-        await link.stop()
-        await database.engine.dispose()
-        await direct.dispose()
 
 
 async def test_a_statement_cut_off_between_its_prepare_and_its_bind_is_ended_once_the_network_is_back(
@@ -312,17 +321,7 @@ async def test_a_statement_cut_off_between_its_prepare_and_its_bind_is_ended_onc
     transaction timeout never ends it and its row locks stay held for good. Once the server answers
     again, chatd ends the backends of the connections it gave up on. The silent-database test met
     this: sends refused on their thread's lock for over 30 s after the link was back."""
-    pg = postgres_cluster()
-    name = "p_" + hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:20]
-    direct_url = pg.database(name)
-    direct = create_async_engine(direct_url)
-    link = CuttableProxy(pg.port)
-    await link.start()
-    database = Database(direct_url.replace(f":{pg.port}/", f":{link.port}/"), timeout_s=DB_TIMEOUT_S)
-    try:
-        async with direct.begin() as conn:
-            await conn.execute(text("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)"))
-            await conn.execute(text("INSERT INTO counters VALUES (1, 0)"))
+    async with counter_behind_a_link(tmp_path) as (direct, link, database):
 
         async def cut_off_between_prepare_and_bind() -> None:
             async with database.write() as conn:
@@ -355,10 +354,6 @@ async def test_a_statement_cut_off_between_its_prepare_and_its_bind_is_ended_onc
         assert loop.time() - asked < 10
         async with direct.connect() as conn:
             assert (await conn.execute(text("SELECT n FROM counters"))).scalar_one() == 10  # the cut-off write undone
-    finally:
-        await link.stop()
-        await database.dispose()
-        await direct.dispose()
 
 
 async def test_a_killed_process_loses_nothing_and_its_claimed_work_is_done_once(tmp_path: Path) -> None:
