@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from chatd import direct_write
 from chatd.config import Settings
 from chatd.services.context import Services
 from chatd.ws import WS_PATH, websocket_endpoint
@@ -44,7 +45,7 @@ class _SocketsFirst:
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "websocket" and scope["path"] == WS_PATH:
             scope["app"] = self.app  # what the endpoint reads its services from
-            return websocket_endpoint(WebSocket(scope, receive, send))
+            return websocket_endpoint(WebSocket(scope, receive, send), direct_write.writer_for(send))
         return self.app(scope, receive, send)
 
 
@@ -88,6 +89,7 @@ def serve(app: Starlette, settings: Settings, host: str, port: int) -> None:
     config = uvicorn.Config(
         _SocketsFirst(app),
         interface="asgi3",  # told: uvicorn only recognizes ASGI 3 by an ``async def __call__``
+        ws="websockets-sansio",  # the protocol chatd.direct_write writes to
         host=host,
         port=port,
         ws_max_size=settings.max_frame_bytes,

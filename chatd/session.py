@@ -34,6 +34,8 @@ SendFrame = Callable[[Frame], Awaitable[None]]
 # Reads the durable events in (after, through] this session may see, at most ``limit``, oldest
 # first, encoded as (event id, frame) pairs; and the id up to which that covers them.
 LoadMissed = Callable[[int, int, int], Awaitable[tuple[list[tuple[int, Frame]], int]]]
+# Writes a frame at once if the socket takes it without waiting, and says whether it did.
+WriteNow = Callable[[Frame], bool]
 
 TOO_SLOW = "too far behind: reconnect and resume"
 
@@ -62,6 +64,7 @@ class Session:
         "_sent",
         "_stall_s",
         "_watchdog",
+        "_write_now",
         "_writer",
         "_writing",
         "binary",
@@ -114,6 +117,7 @@ class Session:
         self._frames: deque[Frame | _Signal] = deque()
         self._queue_size = queue_size
         self._send: SendFrame | None = None  # set by ``start``: frames wait until then
+        self._write_now: WriteNow | None = None
         self._on_end: Callable[[], None] | None = None
         # The connection's context (its session id for log lines): a writer started while the hub
         # delivers another session's request must not log under that one's ids.
@@ -138,10 +142,12 @@ class Session:
     def behind(self) -> bool:
         return self._missed_through > self.position
 
-    def start(self, send: SendFrame, on_end: Callable[[], None]) -> None:
+    def start(self, send: SendFrame, on_end: Callable[[], None], write_now: WriteNow | None = None) -> None:
         """Write with ``send`` from now on; ``on_end`` is told when the writer has reached the end
-        marker (``abort``, ``finish``) or the socket failed."""
+        marker (``abort``, ``finish``) or the socket failed. ``write_now``, if given, writes a
+        frame that finds no writer running without a coroutine (chatd.direct_write)."""
         self._send = send
+        self._write_now = write_now
         self._on_end = on_end
         self._context = contextvars.copy_context()
         self._kick()
@@ -245,6 +251,15 @@ class Session:
         self._enqueue(frame)
 
     def _enqueue(self, item: Frame | _Signal) -> None:
+        if (
+            self._write_now is not None
+            and not self._writing
+            and not self._frames
+            and not isinstance(item, _Signal)
+            and self._write_now(item)
+        ):
+            self._sent += 1
+            return
         self._frames.append(item)
         if not self._writing:
             self._kick()

@@ -18,7 +18,7 @@ from chatd.bus import BusEvent
 from chatd.logcontext import REQUEST_ID, SESSION_ID
 from chatd.services.context import Services
 from chatd.services.conversations import send_options
-from chatd.session import Frame, Session, SocketGone
+from chatd.session import Frame, Session, SocketGone, WriteNow
 from protocol import SUBPROTOCOLS, Codec, ProtocolError, codec_for
 from protocol.codec import JSON_SUBPROTOCOL
 from protocol.errors import CloseCode, ErrorCode
@@ -76,7 +76,9 @@ logger = logging.getLogger(__name__)
 WS_PATH = "/ws"
 
 
-async def websocket_endpoint(websocket: WebSocket) -> None:
+async def websocket_endpoint(websocket: WebSocket, write_now: WriteNow | None = None) -> None:
+    """Serve one WebSocket; ``write_now`` writes a frame without waiting where the server allows
+    it (chatd.direct_write), and ASGI's ``send`` does the rest."""
     services: Services = websocket.app.state.services
     offered: list[str] = websocket.scope.get("subprotocols", [])
     chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
@@ -97,7 +99,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     account = caller.account
     source = Source.API if not caller.via_cookie or account.user.role is Role.BOT else Source.PORTAL
     codec = codec_for(chosen or JSON_SUBPROTOCOL)
-    await Connection(websocket, services, account, codec, source, caller.credential).run()
+    await Connection(websocket, services, account, codec, source, caller.credential, write_now).run()
 
 
 async def _deny(websocket: WebSocket, status: int, code: ErrorCode, message: str) -> None:
@@ -114,6 +116,7 @@ class Connection:
         "_receiving",
         "_stopping",
         "_task",
+        "_write_now",
         "account",
         "codec",
         "services",
@@ -130,8 +133,10 @@ class Connection:
         codec: Codec,
         source: Source,
         credential: str,
+        write_now: WriteNow | None,
     ) -> None:
         self.websocket = websocket
+        self._write_now = write_now
         # Where threads this connection opens come from: the web app, or an integration's token.
         self.source = source
         self.services = services
@@ -174,7 +179,7 @@ class Connection:
                 revocations.close(session)
             session.position = self._live_from
             session.push_reply(self.codec.encode(self._hello(self._live_from)))
-            session.start(self._send, self._stop_reading)
+            session.start(self._send, self._stop_reading, self._write_now)
             grace = asyncio.get_running_loop().call_later(self.services.settings.resume_grace_s, session.open_gate)
             try:
                 # Recorded while the client is already served (its resume need not wait for it).

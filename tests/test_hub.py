@@ -238,3 +238,33 @@ async def test_stopping_a_writer_that_waits_for_room_cancels_it_where_it_waits()
     assert ended == []  # stopped, not ended by the socket
     session.push_reply("another")  # a writer again, inline, and waiting again
     await asyncio.wait_for(session.stop(), 5)
+
+
+async def test_a_session_writes_directly_until_refused_then_its_writer_keeps_the_order() -> None:
+    session = _session(1, Role.STAFF)
+    direct: list[str] = []
+    sent: list[str] = []
+    room = asyncio.Event()
+    accepting = True
+
+    def write_now(frame: object) -> bool:
+        if accepting:
+            direct.append(str(frame))
+        return accepting
+
+    async def send(frame: object) -> None:
+        await room.wait()
+        sent.append(str(frame))
+
+    session.start(send, lambda: None, write_now)
+    session.push_reply("a")
+    session.push_reply("b")
+    accepting = False
+    session.push_reply("c")  # refused: the writer waits in ``send``
+    accepting = True
+    session.push_reply("d")  # a writer is running: queued behind "c", not written directly
+    room.set()
+    await asyncio.sleep(0.01)
+    assert (direct, sent) == (["a", "b"], ["c", "d"])
+    session.push_reply("e")  # the writer has ended: direct again
+    assert direct == ["a", "b", "e"]
