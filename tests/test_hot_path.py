@@ -66,6 +66,12 @@ async def test_a_send_is_one_transaction_of_few_statements(live_services: Servic
             assert statements[0] == "BEGIN IMMEDIATE"
             assert len(statements) <= 8, statements
     statements.clear()
+    await live_services.conversations.send(
+        staff, thread_id=thread.id, body="answer", client_msg_id=uuid.uuid4().hex, kind=MessageKind.MESSAGE
+    )
+    # No SMTP server or SMS provider here: no copy can go out, so the author's defaults go unread.
+    assert not [s for s in statements if "notification_settings" in s], statements
+    statements.clear()
     _message, _ = await live_services.conversations.history(
         client, thread_id=thread.id, before=None, after=None, limit=1
     )

@@ -95,6 +95,8 @@ class ClientCopies:
             self.check(account, facts, requested, message.kind)
             return
         if requested is None:
+            if self._mailer is None and self._sms is None:
+                return  # no provider: whatever the author's defaults, no copy can go out
             settings = await notification_store.get_settings(conn, account.user.id)
             channels = {CopyChannel(c) for c in settings.copy_to_client}
         else:
