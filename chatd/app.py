@@ -225,8 +225,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await svc.close_sessions()
             await svc.bulk_sends.close()
             await svc.scheduler.shutdown()
+            await svc.broker.stop()  # no event comes in after this: the hub ends its gap filler
             await svc.hub.stop()
-            await svc.broker.stop()
             await svc.throttles.close()
             await svc.webhooks.close()
             await svc.db.dispose()

@@ -137,6 +137,7 @@ def _with_services(settings: Settings, work: Callable[[Services], Awaitable[Any]
             return await work(svc)
         finally:
             await svc.broker.stop()
+            await svc.hub.stop()
             await svc.db.dispose()
 
     return asyncio.run(run())

@@ -8,6 +8,7 @@ and publish), the hub waits briefly and then reads the missing events from SQL, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -49,8 +50,12 @@ class Hub:
         self._next_id = await self._newest_event_id() + 1
 
     async def stop(self) -> None:
-        if self._filler is not None:
-            self._filler.cancel()
+        """End the gap filler, and wait for it: its read must not outlive the database's pool."""
+        filler = self._filler
+        if filler is not None:
+            filler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await filler
 
     # -- sessions --
 

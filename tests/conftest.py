@@ -160,9 +160,10 @@ async def own_chatd(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[tuple[
     process = ChatdProcess(tmp_path, env=env)
     process.start()
     try:
+        # Open for the whole test: the cast's firm seeds more through these services (a connection
+        # opened on a disposed pool is never closed, and its garbage collection failed a later test).
         async with seeder(tmp_path, env) as services:
-            cast = await make_cast(services)
-        yield process, cast
+            yield process, await make_cast(services)
     finally:
         process.stop()
 

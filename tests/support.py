@@ -294,6 +294,7 @@ async def seeder(data_dir: Path, env: dict[str, str]) -> AsyncIterator[Services]
         yield services
     finally:
         await services.broker.stop()
+        await services.hub.stop()  # its gap filler reads events its broker brought in
         await services.db.dispose()
 
 

@@ -113,6 +113,28 @@ async def test_out_of_order_events_are_delivered_in_order_and_gaps_filled_from_s
     assert _numbers(staff) == [1, 2, 3]
 
 
+async def test_stopping_the_hub_ends_its_gap_filler_before_returning() -> None:
+    """Its read from SQL must not outlive the database's pool: a connection opened on a disposed
+    pool is never closed."""
+    reading = asyncio.Event()
+    ended: list[bool] = []
+
+    async def slow_sql(after: int, through: int) -> list[BusEvent]:
+        reading.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            ended.append(True)
+        return []
+
+    hub = Hub(slow_sql, _zero, gap_wait_s=0)
+    await hub.start()
+    hub.receive(_event(2))  # 1 is missing: the filler reads it
+    await asyncio.wait_for(reading.wait(), 5)
+    await hub.stop()
+    assert ended == [True]
+
+
 async def test_typing_is_dropped_when_a_queue_is_full_and_durable_overflow_waits_then_a_stall_closes() -> None:
     hub = Hub(_no_sql, _zero)
     await hub.start()
