@@ -302,9 +302,14 @@ async def test_french_browsers_get_french(chat: Chat, server: ChatdProcess) -> N
 async def test_keyboard_reaches_threads_and_composer(chat: Chat) -> None:
     page = chat.staff_page
     await page.goto("/#/")
+    # A fresh document, rendered, so the first Tab starts from its top: going to "/#/" from a
+    # thread only changes the hash, and focus (and Chromium's Tab starting point) stay where the
+    # earlier test left them.
+    await page.reload()
+    rows = page.get_by_role("navigation").get_by_role("link", name=re.compile("Claire Dubois"))
+    await expect(rows.first).to_be_visible()
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-    rows = page.get_by_role("navigation").get_by_role("link", name=re.compile("Claire Dubois"))
     await rows.first.focus()
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Your 2026 tax return")).to_be_focused()
