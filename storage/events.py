@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import Event, Meta, Thread
+from storage.prepared import Prepared
 from storage.rows import AnyRow
 from storage.viewer import Viewer, thread_visible
 
@@ -87,8 +88,8 @@ async def append_event(
         # The transaction must hold its xid before it takes an event id: settled_event_id finds
         # in-flight writers by their xids.
         await conn.execute(_XACT_ID)
-    result = await conn.execute(
-        _APPEND,
+    (row,) = await _APPEND.rows(
+        conn,
         {
             "firm_id": firm_id,
             "type": type,
@@ -104,12 +105,12 @@ async def append_event(
             "created_at": now,
         },
     )
-    return _record(result.one())
+    return _record(row)
 
 
 # Built once (every write appends events): building a statement costs more CPU than running it.
 _XACT_ID = select(func.pg_current_xact_id())
-_APPEND = (
+_APPEND = Prepared(
     insert(Event)
     .values({column.key: bindparam(column.key) for column in _COLUMNS[1:]} | {"created_at": bindparam("created_at")})
     .returning(*_COLUMNS)

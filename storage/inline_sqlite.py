@@ -86,6 +86,11 @@ class InlineConnection:
         self._connection = connection
 
     @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The connection itself, for statements run without SQLAlchemy (``storage/prepared.py``)."""
+        return self._connection
+
+    @property
     def isolation_level(self) -> str | None:
         return self._connection.isolation_level
 

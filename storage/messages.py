@@ -16,6 +16,7 @@ from protocol.values import Message as MessageValue
 from storage.attachments import decode_list, encode_list
 from storage.errors import Duplicate, NotFound
 from storage.models import Firm, Message, MessageAck, Thread
+from storage.prepared import Prepared
 from storage.rows import AnyRow
 from storage.viewer import Viewer, message_visible, thread_visible
 
@@ -145,15 +146,15 @@ async def insert_message(
     # A concurrent duplicate (PostgreSQL; SQLite has one writer) fails the whole transaction: the
     # caller gives up on it, so no savepoint is needed to carry on after the error.
     try:
-        result = await conn.execute(_INSERT, values)
+        (row,) = await _INSERT.rows(conn, values)
     except IntegrityError as exc:
         raise Duplicate(f"client_msg_id {client_msg_id!r}") from exc
-    return stored_message(result.one())
+    return stored_message(row)
 
 
 _NO_OPTIONS = MessageOptions()
 # Built once (every send runs them): building a statement costs more CPU than running it.
-_INSERT = (
+_INSERT = Prepared(
     insert(Message)
     .values(
         {
@@ -174,16 +175,16 @@ _INSERT = (
     )
     .returning(*COLUMNS)
 )
-_BY_CLIENT_MSG_ID = select(*COLUMNS).where(
-    Message.author_id == bindparam("author_id"), Message.client_msg_id == bindparam("client_msg_id")
+_BY_CLIENT_MSG_ID = Prepared(
+    select(*COLUMNS).where(
+        Message.author_id == bindparam("author_id"), Message.client_msg_id == bindparam("client_msg_id")
+    )
 )
 
 
 async def find_by_client_msg_id(conn: AsyncConnection, author_id: int, client_msg_id: str) -> StoredMessage | None:
-    row = (
-        await conn.execute(_BY_CLIENT_MSG_ID, {"author_id": author_id, "client_msg_id": client_msg_id})
-    ).one_or_none()
-    return None if row is None else stored_message(row)
+    rows = await _BY_CLIENT_MSG_ID.rows(conn, {"author_id": author_id, "client_msg_id": client_msg_id})
+    return stored_message(rows[0]) if rows else None
 
 
 async def visible_message(conn: AsyncConnection, viewer: Viewer, message_id: int) -> StoredMessage:

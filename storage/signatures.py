@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import Firm
+from storage.prepared import Prepared
 from storage.signature_models import FirmSignature, StaffSignature
 
 
@@ -62,7 +63,7 @@ class SignatureParts:
 
 
 # One statement instead of three, built once: every staff message is signed.
-_PARTS = (
+_PARTS = Prepared(
     select(
         Firm.name,
         FirmSignature.signature,
@@ -78,7 +79,7 @@ _PARTS = (
 
 
 async def signature_parts(conn: AsyncConnection, firm_id: int, user_id: int) -> SignatureParts:
-    row = (await conn.execute(_PARTS, {"firm_id": firm_id, "user_id": user_id})).one()
+    (row,) = await _PARTS.rows(conn, {"firm_id": firm_id, "user_id": user_id})
     return SignatureParts(
         firm_name=row.name,
         firm_signature=FirmSignatureRow(row.signature or "", row.template),

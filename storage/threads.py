@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from storage.automation_models import BusinessHours
 from storage.errors import NotFound
 from storage.folders import folder_filter, unread_count
 from storage.models import Firm, Participant, Thread, ThreadLabel
+from storage.prepared import Prepared
 from storage.reminder_models import ReplyReminder
 from storage.rows import AnyRow
 from storage.viewer import Viewer, thread_visible, thread_visible_bound, visibility_kind, visibility_params
@@ -123,18 +124,26 @@ async def add_participants(conn: AsyncConnection, thread_id: int, user_ids: list
 async def visible_thread_facts(conn: AsyncConnection, viewer: Viewer, thread_id: int) -> ThreadFacts:
     """The thread's audience facts, or NotFound when it does not exist or the viewer may not see it."""
     # Every send starts here: the statement is built once per kind of viewer, its values bound.
-    statement = _visible_facts_statement(visibility_kind(viewer))
-    found = await _facts(conn, statement, {"thread_id": thread_id, **visibility_params(viewer)})
-    if not found:
+    rows = await _visible_facts_statement(visibility_kind(viewer)).rows(
+        conn, {"thread_id": thread_id, **visibility_params(viewer)}
+    )
+    if not rows:
         raise NotFound(f"thread {thread_id}")
-    return found[0]
+    members = [user_id for (user_id,) in await _MEMBERS_OF.rows(conn, {"thread_id": thread_id})]
+    return _thread_facts(rows[0], members)
 
 
 async def facts_by_ids(conn: AsyncConnection, thread_ids: list[int]) -> dict[int, ThreadFacts]:
-    found = await _facts(
-        conn, _FACTS.where(Thread.id.in_(bindparam("thread_ids", expanding=True))), {"thread_ids": thread_ids}
+    rows = list(
+        await conn.execute(
+            _FACTS.where(Thread.id.in_(bindparam("thread_ids", expanding=True))), {"thread_ids": thread_ids}
+        )
     )
-    return {facts.id: facts for facts in found}
+    members: dict[int, list[int]] = {row.id: [] for row in rows}
+    if members:
+        for thread_id, user_id in await conn.execute(_MEMBERS, {"thread_ids": list(members)}):
+            members[thread_id].append(user_id)
+    return {row.id: _thread_facts(row, members[row.id]) for row in rows}
 
 
 _FACTS = (
@@ -157,37 +166,28 @@ _FACTS = (
 _MEMBERS = select(Participant.thread_id, Participant.user_id).where(
     Participant.thread_id.in_(bindparam("thread_ids", expanding=True))
 )
+_MEMBERS_OF = Prepared(select(Participant.user_id).where(Participant.thread_id == bindparam("thread_id")))
 
 
 @functools.cache
-def _visible_facts_statement(kind: str) -> Select[*tuple[Any, ...]]:
-    return _FACTS.where(Thread.id == bindparam("thread_id"), thread_visible_bound(kind))
+def _visible_facts_statement(kind: str) -> Prepared:
+    return Prepared(_FACTS.where(Thread.id == bindparam("thread_id"), thread_visible_bound(kind)))
 
 
-async def _facts(
-    conn: AsyncConnection, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
-) -> list[ThreadFacts]:
-    rows = list(await conn.execute(statement, params))
-    members: dict[int, list[int]] = {row.id: [] for row in rows}
-    if members:
-        for thread_id, user_id in await conn.execute(_MEMBERS, {"thread_ids": list(members)}):
-            members[thread_id].append(user_id)
-    return [
-        ThreadFacts(
-            id=row.id,
-            firm_id=row.firm_id,
-            client_account_id=row.client_account_id,
-            participant_ids=tuple(members[row.id]),
-            firm_shares_threads=bool(row.staff_see_all_threads),
-            assignee_id=row.assignee_id,
-            state=row.state,
-            snoozed=bool(row.snoozed),
-            receipts_to_clients=bool(row.read_receipts_to_clients),
-            auto_reply=bool(row.auto_reply),
-            reminders=bool(row.reminders),
-        )
-        for row in rows
-    ]
+def _thread_facts(row: AnyRow, members: list[int]) -> ThreadFacts:
+    return ThreadFacts(
+        id=row.id,
+        firm_id=row.firm_id,
+        client_account_id=row.client_account_id,
+        participant_ids=tuple(members),
+        firm_shares_threads=bool(row.staff_see_all_threads),
+        assignee_id=row.assignee_id,
+        state=row.state,
+        snoozed=bool(row.snoozed),
+        receipts_to_clients=bool(row.read_receipts_to_clients),
+        auto_reply=bool(row.auto_reply),
+        reminders=bool(row.reminders),
+    )
 
 
 async def lock_for_new_message(conn: AsyncConnection, thread_id: int) -> None:
@@ -201,17 +201,18 @@ async def touch_thread(
     conn: AsyncConnection, thread_id: int, message_id: int, now: datetime, *, seen_by_clients: bool
 ) -> None:
     statement = _TOUCH_SEEN_BY_CLIENTS if seen_by_clients else _TOUCH
-    await conn.execute(statement, {"thread_id": thread_id, "message_id": message_id, "now": now})
+    await statement.rows(conn, {"thread_id": thread_id, "message_id": message_id, "now": now})
 
 
 # Built once (every send runs them): building a statement costs more CPU than running it.
-_TOUCH = (
+_TOUCH_VALUES = (
     update(Thread)
     .where(Thread.id == bindparam("thread_id"))
     .values(last_message_id=bindparam("message_id"), last_activity_at=bindparam("now"))
 )
-_TOUCH_SEEN_BY_CLIENTS = _TOUCH.values(
-    client_last_message_id=bindparam("message_id"), client_last_activity_at=bindparam("now")
+_TOUCH = Prepared(_TOUCH_VALUES)
+_TOUCH_SEEN_BY_CLIENTS = Prepared(
+    _TOUCH_VALUES.values(client_last_message_id=bindparam("message_id"), client_last_activity_at=bindparam("now"))
 )
 
 
@@ -249,14 +250,13 @@ async def advance_read_marker(
 ) -> None:
     """Join the user to the thread if needed and move their read marker up to ``message_id``, in
     one statement (the hot path of every send: authors have read what they write)."""
-    await conn.execute(
-        _advance_read_marker(conn.dialect.name),
-        {"thread_id": thread_id, "user_id": user_id, "message_id": message_id, "now": now},
+    await _advance_read_marker(conn.dialect.name).rows(
+        conn, {"thread_id": thread_id, "user_id": user_id, "message_id": message_id, "now": now}
     )
 
 
 @functools.cache
-def _advance_read_marker(dialect_name: str) -> Any:
+def _advance_read_marker(dialect_name: str) -> Prepared:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(Participant).values(
         thread_id=bindparam("thread_id"),
@@ -266,13 +266,15 @@ def _advance_read_marker(dialect_name: str) -> Any:
         joined_at=bindparam("now"),
     )
     newer = statement.excluded.last_read_message_id
-    return statement.on_conflict_do_update(
-        index_elements=[Participant.thread_id, Participant.user_id],
-        set_={
-            "last_read_message_id": case(
-                (Participant.last_read_message_id < newer, newer), else_=Participant.last_read_message_id
-            )
-        },
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[Participant.thread_id, Participant.user_id],
+            set_={
+                "last_read_message_id": case(
+                    (Participant.last_read_message_id < newer, newer), else_=Participant.last_read_message_id
+                )
+            },
+        )
     )
 
 
