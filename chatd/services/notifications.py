@@ -240,7 +240,9 @@ class Notifications:
         What to notify is worked out in a read transaction: the write lock is only taken to store
         the notifications (about 2 ms per message held it before, each tick). The write then checks
         the cursor is still where the read found it (another process may have done the batch
-        meanwhile: nothing to do)."""
+        meanwhile: nothing to do). It joins the sends' group commit: on SQLite its statements then
+        run on the event loop's thread, not through the driver's thread one round trip each
+        (workload B at 289 msgs/s: 91% of a core and a p99 of 63 ms before, 72% and 40 ms after)."""
         async with self._db.read() as conn:
             settled = await event_store.settled_event_id(conn)
             after = await store.read_cursor(conn, CURSOR)
@@ -275,7 +277,7 @@ class Notifications:
                 )
                 for recipient in recipients
             ]
-        async with self._db.write() as conn:
+        async with self._db.write_batched() as conn:
             if await store.lock_cursor(conn, CURSOR) != after:
                 return 0, False
             after_commit = await self._notify_all(conn, wanted)
