@@ -34,6 +34,15 @@ class _SkippedRunNoise(logging.Filter):
         return record.msg != _SKIPPED_RUN
 
 
+class _RunNoise(logging.Filter):
+    """APScheduler's executor logs every run twice at INFO ("Running job", "executed
+    successfully"): at a 200 ms tick, 60 lines a second, millions a day, drowning what the log is
+    for. The scheduler lag metric follows the runs; a run that fails is logged by ``every``'s wrapper."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
 class Scheduler:
     def __init__(
         self,
@@ -46,6 +55,10 @@ class Scheduler:
         apscheduler_log = logging.getLogger("apscheduler.scheduler")
         if not any(isinstance(f, _SkippedRunNoise) for f in apscheduler_log.filters):
             apscheduler_log.addFilter(_SkippedRunNoise())
+        # The executor APScheduler starts for "default" logs on this logger.
+        runs_log = logging.getLogger("apscheduler.executors.default")
+        if not any(isinstance(f, _RunNoise) for f in runs_log.filters):
+            runs_log.addFilter(_RunNoise())
         self._scheduler = AsyncIOScheduler(timezone="UTC", logger=apscheduler_log)
         self._tick_s = tick_s
         self.due = DueWork(db, now, on_lag=on_lag)
